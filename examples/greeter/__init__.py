@@ -1,0 +1,1 @@
+"""The greeter: counts each person's visits and greets them through Kafka."""

@@ -1,0 +1,106 @@
+"""Pure, typed stateful functions for Apache Flink StateFun 3.x.
+
+A function is ``(state, message) -> Result(new_state, effects)``::
+
+    from statefun import INT, Address, Functions, Message, Result, Send, State, ValueSpec, json_type
+
+    functions = Functions()
+    VISITS = ValueSpec("visits", INT)
+
+    @functions.bind("example/person", accepts=GREET, specs=[VISITS])
+    def person(state: State, msg: Message[GreetRequest]) -> Result:
+        visits = (state.get(VISITS) or 0) + 1
+        return Result(state.set(VISITS, visits), [Send(Address("example/greeter", msg.value.name), GREET, ...)])
+
+Serve with ``statefun serve module:functions``; test by calling the function.
+"""
+
+from ._address import Address
+from ._effects import (
+    CancelDelayed,
+    Effect,
+    Egress,
+    KafkaRecord,
+    KinesisRecord,
+    Result,
+    Send,
+    SendAfter,
+)
+from ._errors import (
+    DefinitionError,
+    InvalidTypeName,
+    InvocationFailed,
+    MalformedRequest,
+    RequestError,
+    SerdeError,
+    StateError,
+    StatefunError,
+    StateTypeMismatch,
+    UndeclaredState,
+    UnknownFunction,
+    UnknownMessageType,
+)
+from ._handler import Handler
+from ._message import Message
+from ._registry import Function, Functions
+from ._spec import ValueSpec
+from ._state import State
+from ._type import Serde, Type
+from .serdes import BOOL, DOUBLE, FLOAT, INT, LONG, STRING, custom_type, json_type, protobuf_type
+
+__all__ = (
+    "BOOL",
+    "DOUBLE",
+    "FLOAT",
+    "INT",
+    "LONG",
+    "STRING",
+    "Address",
+    "CancelDelayed",
+    "DefinitionError",
+    "Effect",
+    "Egress",
+    "Function",
+    "Functions",
+    "Handler",
+    "InvalidTypeName",
+    "InvocationFailed",
+    "KafkaRecord",
+    "KinesisRecord",
+    "MalformedRequest",
+    "Message",
+    "RequestError",
+    "Result",
+    "Send",
+    "SendAfter",
+    "Serde",
+    "SerdeError",
+    "State",
+    "StateError",
+    "StateTypeMismatch",
+    "StatefunError",
+    "Type",
+    "UndeclaredState",
+    "UnknownFunction",
+    "UnknownMessageType",
+    "ValueSpec",
+    "custom_type",
+    "json_type",
+    "protobuf_type",
+)
+
+__version__ = "0.1.0"
+
+# Reprs and tracebacks say `statefun.Address`, not `statefun._address.Address`.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        try:
+            _obj.__module__ = __name__
+        except (AttributeError, TypeError):
+            pass
+del _name, _obj
+
+
+def __dir__() -> tuple[str, ...]:
+    return __all__

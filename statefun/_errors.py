@@ -1,0 +1,159 @@
+"""Every exception this SDK raises.
+
+::
+
+    StatefunError
+     ├── DefinitionError (ValueError)      a function, spec, type or effect is ill-formed
+     │    └── InvalidTypeName               a typename the runtime would reject
+     ├── SerdeError (ValueError)            a value could not be encoded or decoded
+     ├── StateError                         state was used in a way the function did not declare
+     │    ├── UndeclaredState (LookupError) a spec the function did not declare
+     │    └── StateTypeMismatch (TypeError) stored state has another typename than its spec
+     ├── UnknownMessageType (TypeError)     a message of a type the function does not accept
+     ├── RequestError                       the request itself is wrong (the HTTP layer maps these)
+     │    ├── MalformedRequest (ValueError) not a valid ToFunction: 400
+     │    └── UnknownFunction (LookupError) no function of that type is registered: 404
+     └── InvocationFailed                   a function raised; the cause is its own exception
+
+Errors a user can fix in code also subclass the builtin they would expect, so
+``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "DefinitionError",
+    "InvalidTypeName",
+    "InvocationFailed",
+    "MalformedRequest",
+    "RequestError",
+    "SerdeError",
+    "StateError",
+    "StateTypeMismatch",
+    "StatefunError",
+    "UndeclaredState",
+    "UnknownFunction",
+    "UnknownMessageType",
+)
+
+
+class StatefunError(Exception):
+    """The root of every error raised by this SDK."""
+
+
+class DefinitionError(StatefunError, ValueError):
+    """Raised where a function, spec, type or effect is built with values the runtime would reject."""
+
+
+class InvalidTypeName(DefinitionError):
+    """Raised for a typename that is not ``<namespace>/<name>`` as the runtime parses it."""
+
+    def __init__(self, what: str, typename: object, reason: str) -> None:
+        self.what = what
+        self.typename = typename
+        self.reason = reason
+        super().__init__(f"{what} {typename!r} is not a valid typename: {reason}")
+
+
+class SerdeError(StatefunError, ValueError):
+    """Raised when a value cannot be encoded to, or decoded from, its typename's bytes.
+
+    The serializer's own exception, if any, is the ``__cause__``.
+    """
+
+    def __init__(self, typename: str, message: str) -> None:
+        self.typename = typename
+        super().__init__(f"`{typename}`: {message}")
+
+
+class StateError(StatefunError):
+    """Raised when state is used in a way the function did not declare."""
+
+
+class UndeclaredState(StateError, LookupError):
+    """Raised when a function reads or writes a spec it did not declare."""
+
+    def __init__(self, name: str, declared: tuple[str, ...]) -> None:
+        self.name = name
+        self.declared = declared
+        listed = ", ".join(f"`{d}`" for d in declared) or "none"
+        super().__init__(
+            f"state `{name}` is not declared by this function (declared: {listed});"
+            " add its ValueSpec to `specs=`"
+        )
+
+    def __str__(self) -> str:  # LookupError would quote the message like a key
+        return str(self.args[0])
+
+
+class StateTypeMismatch(StateError, TypeError):
+    """Raised when the runtime holds a state under another typename than its spec declares.
+
+    The runtime cannot change a registered state's type while the job runs, nor
+    after a restore: give the new type a new state name instead.
+    """
+
+    def __init__(self, name: str, expected: str, received: str) -> None:
+        self.name = name
+        self.expected = expected
+        self.received = received
+        super().__init__(
+            f"state `{name}` is stored as `{received}` but its ValueSpec says `{expected}`;"
+            " a registered state cannot change type, use a new state name"
+        )
+
+
+class UnknownMessageType(StatefunError, TypeError):
+    """Raised when a function receives a message of a typename it does not accept."""
+
+    def __init__(self, function: str, typename: str, accepted: tuple[str, ...]) -> None:
+        self.function = function
+        self.typename = typename
+        self.accepted = accepted
+        listed = ", ".join(f"`{a}`" for a in accepted)
+        super().__init__(f"function `{function}` cannot handle `{typename}`; it accepts {listed}")
+
+
+class RequestError(StatefunError):
+    """Raised when a request cannot be served; the HTTP layer turns it into a 4xx answer."""
+
+    status = 400
+
+
+class MalformedRequest(RequestError, ValueError):
+    """Raised when the request body is not a usable ``ToFunction`` message."""
+
+    status = 400
+
+
+class UnknownFunction(RequestError, LookupError):
+    """Raised when a request targets a function type that is not registered."""
+
+    status = 404
+
+    def __init__(self, typename: str) -> None:
+        self.typename = typename
+        super().__init__(f"no function is registered for `{typename}`")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class InvocationFailed(StatefunError):
+    """Raised when a function raised while handling a batch; nothing of the batch is emitted.
+
+    The function's own exception is the ``__cause__``. The attributes say where it
+    happened: ``function`` (typename), ``id``, ``typename`` of the message, and
+    ``index`` of that message in a batch of ``batch_size``.
+    """
+
+    def __init__(self, function: str, id: str, typename: str, index: int, batch_size: int) -> None:
+        self.function = function
+        self.id = id
+        self.typename = typename
+        self.index = index
+        self.batch_size = batch_size
+        super().__init__(
+            f"function `{function}` id={id!r} raised on `{typename}`"
+            f" (message {index + 1} of {batch_size})"
+        )

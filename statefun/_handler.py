@@ -1,0 +1,180 @@
+"""`Handler`: one request body in, one response body out.
+
+bytes -> ToFunction -> (state, messages) -> the function, message by message ->
+final state and effects -> the interpreter -> bytes. No I/O and no web
+framework: the aiohttp adapter and the local runtime both sit on top of this.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Coroutine, Generator
+from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from ._address import trusted_address
+from ._effects import Effect, Result
+from ._errors import (
+    InvocationFailed,
+    MalformedRequest,
+    StateTypeMismatch,
+    UnknownFunction,
+    UnknownMessageType,
+)
+from ._generated.request_reply_pb2 import ToFunction
+from ._interpreter import incomplete, interpret
+from ._message import Message
+from ._registry import Function, Functions
+from ._state import Origin, State, from_runtime
+
+__all__ = ("Handler",)
+
+# A long batch gives the event loop a turn this often, so that a huge batch
+# cannot hold up small requests to the same server.
+_YIELD_EVERY_SECONDS = 0.002
+_CLOCK_CHECK_EVERY = 16
+
+
+class _Yield:
+    """Awaiting this hands control to the event loop once, like ``asyncio.sleep(0)``."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield
+
+
+_YIELD = _Yield()
+
+
+class Handler:
+    """Serves a :class:`Functions` registry: one request body in, one response body out.
+
+    >>> handler = Handler(functions)
+    >>> response = await handler.handle(request_body)   # in an event loop
+    >>> response = handler.handle_sync(request_body)     # when every function is sync
+
+    Errors: :class:`MalformedRequest` and :class:`UnknownFunction` for requests
+    that cannot be served, :class:`InvocationFailed` (caused by the function's
+    own exception) when a function raises; nothing of that batch is emitted.
+    Creating a Handler freezes the registry.
+    """
+
+    __slots__ = ("functions",)
+
+    def __init__(self, functions: Functions) -> None:
+        if not isinstance(functions, Functions):
+            raise TypeError(f"Handler serves a Functions registry, got `{type(functions).__name__}`")
+        functions.freeze()
+        self.functions = functions
+
+    async def handle(self, body: bytes) -> bytes:
+        """Answer one ``ToFunction`` request body with a ``FromFunction`` body."""
+        try:
+            request = ToFunction.FromString(body)
+        except DecodeError as exc:
+            raise MalformedRequest(f"the body is not a ToFunction protobuf message ({exc})") from None
+        if not request.HasField("invocation"):
+            raise MalformedRequest("the ToFunction message holds no invocation batch")
+        batch = request.invocation
+        if not batch.HasField("target"):
+            raise MalformedRequest("the invocation batch has no target address")
+        target = batch.target
+        typename = f"{target.namespace}/{target.type}"
+        function = self.functions.get(typename)
+        if function is None:
+            raise UnknownFunction(typename)
+
+        present: dict[str, bytes | None] = {}
+        for persisted in batch.state:
+            value = persisted.state_value
+            present[persisted.state_name] = (
+                value.value if persisted.HasField("state_value") and value.has_value else None
+            )
+        missing = tuple(name for name in function.spec_map if name not in present)
+        if missing:
+            return _incomplete(function, missing)
+        for persisted in batch.state:
+            spec = function.spec_map.get(persisted.state_name)
+            if spec is not None and present[spec.name] is not None:
+                received = persisted.state_value.typename
+                if received != spec.type.typename:
+                    raise StateTypeMismatch(spec.name, spec.type.typename, received)
+
+        origin = Origin(present)
+        state = from_runtime(function.spec_map, origin)
+        effects: list[Effect] = []
+        address = trusted_address(target.namespace, target.type, target.id)
+        fn = function.fn
+        types = function.types
+        invocations = batch.invocations
+        count = len(invocations)
+        last_yield = time.perf_counter() if count > _CLOCK_CHECK_EVERY else 0.0
+        for index, invocation in enumerate(invocations):
+            argument = invocation.argument
+            arg_typename = argument.typename
+            try:
+                type_ = types.get(arg_typename)
+                if type_ is None:
+                    raise UnknownMessageType(typename, arg_typename, tuple(types))
+                caller = None
+                if invocation.HasField("caller"):
+                    c = invocation.caller
+                    if c.namespace or c.type or c.id:
+                        caller = trusted_address(c.namespace, c.type, c.id)
+                message = Message(address, type_.decode(argument.value), caller, arg_typename)
+                result: Any = fn(state, message)
+                if type(result) is not Result:
+                    result = await _settle(result, typename)
+            except Exception as exc:
+                raise InvocationFailed(typename, target.id, arg_typename, index, count) from exc
+            state = result.state
+            effects.extend(result.effects)
+            if index % _CLOCK_CHECK_EVERY == _CLOCK_CHECK_EVERY - 1:
+                now = time.perf_counter()
+                if now - last_yield >= _YIELD_EVERY_SECONDS:
+                    await _YIELD
+                    last_yield = time.perf_counter()
+        return interpret(function.spec_map, origin, state, effects)
+
+    def handle_sync(self, body: bytes) -> bytes:
+        """Like :meth:`handle`, without an event loop; usable inside a running loop too.
+
+        Async functions work as long as they await nothing that needs a real
+        event loop (network, timers); otherwise this raises ``RuntimeError``.
+        """
+        return run_sync(self.handle(body))
+
+
+async def _settle(result: object, typename: str) -> Result:
+    if isinstance(result, Awaitable):
+        result = await result
+    if not isinstance(result, Result):
+        raise TypeError(
+            f"function `{typename}` returned `{type(result).__name__}`; it must return a Result"
+        )
+    return result
+
+
+def _incomplete(function: Function, missing: tuple[str, ...]) -> bytes:
+    cached = function.incomplete_cache.get(missing)
+    if cached is None:
+        cached = incomplete(function.spec_map[name] for name in missing)
+        function.incomplete_cache[missing] = cached
+    return cached
+
+
+def run_sync(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
+    """Drive a coroutine that only ever yields to give the loop a turn."""
+    try:
+        while True:
+            if coroutine.send(None) is not None:
+                coroutine.close()
+                raise RuntimeError(
+                    "a function awaited something that needs an event loop;"
+                    " use `await handler.handle(body)` instead of handle_sync"
+                )
+    except StopIteration as done:
+        result: bytes = done.value
+        return result

@@ -1,0 +1,182 @@
+"""The interpreter: turns a batch's final state and effects into ``FromFunction`` bytes.
+
+Pure: values in, bytes out. The runtime applies a response in a fixed order
+(messages, delayed messages, egress, state; protocol.md §1.11), so effects are
+grouped by kind here, each group keeping the order the function returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
+
+from ._effects import CancelDelayed, Effect, Egress, KafkaRecord, KinesisRecord, Send, SendAfter
+from ._errors import DefinitionError
+from ._generated.kafka_egress_pb2 import KafkaProducerRecord
+from ._generated.kinesis_egress_pb2 import KinesisEgressRecord
+from ._generated.request_reply_pb2 import FromFunction
+from ._spec import ValueSpec
+from ._state import ABSENT, Origin, State, check_declared, declared, origin_of, written
+
+__all__ = ("incomplete", "interpret")
+
+KAFKA_TYPENAME = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
+KINESIS_TYPENAME = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
+
+_MODIFY = FromFunction.PersistedValueMutation.MODIFY
+_DELETE = FromFunction.PersistedValueMutation.DELETE
+_EXPIRE_MODE = {
+    "none": FromFunction.ExpirationSpec.NONE,
+    "after_write": FromFunction.ExpirationSpec.AFTER_WRITE,
+    "after_call": FromFunction.ExpirationSpec.AFTER_INVOKE,
+}
+
+
+def incomplete(missing: Iterable[ValueSpec[Any]]) -> bytes:
+    """The answer that asks the runtime to register ``missing`` and send the batch again."""
+    response = FromFunction()
+    context = response.incomplete_invocation_context
+    for spec in missing:
+        value = context.missing_values.add()
+        value.state_name = spec.name
+        value.type_typename = spec.type.typename
+        value.expiration_spec.mode = _EXPIRE_MODE[spec.expire_mode]
+        value.expiration_spec.expire_after_millis = spec.expire_after_millis
+    return response.SerializeToString()
+
+
+def interpret(
+    specs: Mapping[str, ValueSpec[Any]], origin: Origin, state: State, effects: Iterable[Effect]
+) -> bytes:
+    """Serialize the ``InvocationResponse`` for a batch that ended in ``state`` with ``effects``."""
+    response = FromFunction()
+    result = response.invocation_result
+    result.SetInParent()
+    _effects(result, effects)
+    _mutations(result, specs, origin, state)
+    return response.SerializeToString()
+
+
+def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect]) -> None:
+    pending_tokens: set[str] = set()
+    for effect in effects:
+        match effect:
+            case Send():
+                out = result.outgoing_messages.add()
+                target = out.target
+                target.namespace = effect.target.namespace
+                target.type = effect.target.name
+                target.id = effect.target.id
+                arg = out.argument
+                arg.typename = effect.type.typename
+                arg.has_value = True
+                arg.value = effect.type.encode(effect.value)
+            case SendAfter():
+                token = effect.cancellation_token
+                if token is not None:
+                    if token in pending_tokens:
+                        raise DefinitionError(
+                            f"two delayed messages use cancellation token {token!r} in one"
+                            " response; the runtime would fail the job on the second"
+                        )
+                    pending_tokens.add(token)
+                delayed = result.delayed_invocations.add()
+                delayed.delay_in_ms = effect.delay_ms
+                if token is not None:
+                    delayed.cancellation_token = token
+                target = delayed.target
+                target.namespace = effect.target.namespace
+                target.type = effect.target.name
+                target.id = effect.target.id
+                arg = delayed.argument
+                arg.typename = effect.type.typename
+                arg.has_value = True
+                arg.value = effect.type.encode(effect.value)
+            case CancelDelayed():
+                pending_tokens.discard(effect.token)
+                cancel = result.delayed_invocations.add()
+                cancel.is_cancellation_request = True
+                cancel.cancellation_token = effect.token
+            case Egress():
+                egress = result.outgoing_egresses.add()
+                egress.egress_namespace = effect.namespace
+                egress.egress_type = effect.name
+                arg = egress.argument
+                arg.typename = effect.type.typename
+                arg.has_value = True
+                arg.value = effect.type.encode(effect.value)
+            case KafkaRecord():
+                kafka = KafkaProducerRecord(topic=effect.topic, value_bytes=effect.value)
+                if effect.key is not None:
+                    kafka.key = effect.key
+                egress = result.outgoing_egresses.add()
+                egress.egress_namespace = effect.namespace
+                egress.egress_type = effect.name
+                arg = egress.argument
+                arg.typename = KAFKA_TYPENAME
+                arg.has_value = True
+                arg.value = kafka.SerializeToString()
+            case KinesisRecord():
+                kinesis = KinesisEgressRecord(
+                    stream=effect.stream,
+                    partition_key=effect.partition_key,
+                    value_bytes=effect.value,
+                )
+                if effect.explicit_hash_key is not None:
+                    kinesis.explicit_hash_key = effect.explicit_hash_key
+                egress = result.outgoing_egresses.add()
+                egress.egress_namespace = effect.namespace
+                egress.egress_type = effect.name
+                arg = egress.argument
+                arg.typename = KINESIS_TYPENAME
+                arg.has_value = True
+                arg.value = kinesis.SerializeToString()
+            case _:
+                _unreachable(effect)
+
+
+def _mutations(
+    result: FromFunction.InvocationResponse,
+    specs: Mapping[str, ValueSpec[Any]],
+    origin: Origin,
+    state: State,
+) -> None:
+    if origin_of(state) is origin:
+        # Derived from the batch's own state: only what was written can differ.
+        changes: Iterable[tuple[str, object]] = written(state).items()
+    else:
+        # A State built from scratch says what every value should now be.
+        check_declared(specs.values(), state)
+        state_specs = declared(state)
+        changes = [
+            (name, ABSENT if name not in state_specs else _value_or_absent(state, spec))
+            for name, spec in specs.items()
+        ]
+    for name, value in changes:
+        before = origin.raw.get(name)
+        if value is ABSENT:
+            if before is not None:
+                mutation = result.state_mutations.add()
+                mutation.mutation_type = _DELETE
+                mutation.state_name = name
+            continue
+        spec = specs[name]
+        data = spec.type.encode(value)
+        if data == before:
+            continue  # written back unchanged
+        mutation = result.state_mutations.add()
+        mutation.mutation_type = _MODIFY
+        mutation.state_name = name
+        tv = mutation.state_value
+        tv.typename = spec.type.typename
+        tv.has_value = True
+        tv.value = data
+
+
+def _value_or_absent(state: State, spec: ValueSpec[Any]) -> object:
+    value = state.get(spec)
+    return ABSENT if value is None else value
+
+
+def _unreachable(effect: NoReturn) -> NoReturn:
+    raise DefinitionError(f"{effect!r} is not an effect")

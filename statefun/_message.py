@@ -1,0 +1,37 @@
+"""`Message[T]`: what a function is called with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ._address import Address
+
+__all__ = ("Message",)
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Message(Generic[T_co]):
+    """A message delivered to a function, its value already decoded.
+
+    >>> Message(Address("example/person", "Ana"), GreetRequest("Ana"))
+
+    Parameters
+    ----------
+    target
+        The address of the function instance being called (its own address).
+    value
+        The decoded value, of one of the types the function accepts.
+    caller
+        Who sent it; ``None`` for messages from an ingress.
+    typename
+        The typename the value arrived as. Set by the SDK; useful to tell apart
+        accepted types that decode to the same Python type (``INT`` and ``LONG``).
+    """
+
+    target: Address
+    value: T_co
+    caller: Address | None = None
+    typename: str | None = None

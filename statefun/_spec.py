@@ -1,0 +1,95 @@
+"""`ValueSpec[T]`: a named, typed piece of persisted state."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import KW_ONLY, dataclass
+from datetime import timedelta
+from typing import Generic, Literal, TypeVar
+
+from ._errors import DefinitionError
+from ._type import Type
+from ._typename import split_strict
+
+__all__ = ("ValueSpec",)
+
+T = TypeVar("T")
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ONE_MS = timedelta(milliseconds=1)
+
+ExpireMode = Literal["none", "after_write", "after_call"]
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSpec(Generic[T]):
+    """Declares one state value of a function: its name, type and expiry.
+
+    >>> VISITS = ValueSpec("visits", INT)                       # ValueSpec[int]
+    >>> SEEN = ValueSpec("seen", STRING, expire_after_write=timedelta(days=1))
+
+    Parameters
+    ----------
+    name
+        An identifier: a letter or ``_``, then letters, digits or ``_``.
+    type
+        The state's :class:`Type`; its typename must have exactly one ``/``,
+        because the runtime parses state types strictly.
+    expire_after_write
+        Drop the value this long after it was last written.
+    expire_after_call
+        Drop the value this long after the function was last called for this
+        address (the runtime reads every state on every call).
+    """
+
+    name: str
+    type: Type[T]
+    _: KW_ONLY
+    expire_after_write: timedelta | None = None
+    expire_after_call: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise DefinitionError(
+                f"ValueSpec name {self.name!r} must be an identifier:"
+                " a letter or `_`, then letters, digits or `_`"
+            )
+        if not isinstance(self.type, Type):
+            raise DefinitionError(
+                f"ValueSpec `{self.name}`: `type` must be a statefun Type,"
+                f" got `{type(self.type).__name__}`"
+            )
+        split_strict(self.type.typename, f"ValueSpec `{self.name}` type")
+        if self.expire_after_write is not None and self.expire_after_call is not None:
+            raise DefinitionError(
+                f"ValueSpec `{self.name}`: set `expire_after_write` or `expire_after_call`, not both"
+            )
+        for option in ("expire_after_write", "expire_after_call"):
+            value = getattr(self, option)
+            if value is None:
+                continue
+            if not isinstance(value, timedelta):
+                raise DefinitionError(
+                    f"ValueSpec `{self.name}`: {option} must be a timedelta,"
+                    f" got `{type(value).__name__}`"
+                )
+            if value < _ONE_MS:
+                raise DefinitionError(
+                    f"ValueSpec `{self.name}`: {option}={value!r} must be at least 1 millisecond;"
+                    " leave it out for no expiry"
+                )
+
+    @property
+    def expire_mode(self) -> ExpireMode:
+        """``"none"``, ``"after_write"`` or ``"after_call"``."""
+        if self.expire_after_write is not None:
+            return "after_write"
+        if self.expire_after_call is not None:
+            return "after_call"
+        return "none"
+
+    @property
+    def expire_after_millis(self) -> int:
+        """The expiry in whole milliseconds, 0 when there is none."""
+        delay = self.expire_after_write or self.expire_after_call
+        return 0 if delay is None else delay // _ONE_MS

@@ -1,0 +1,188 @@
+"""`State`: the immutable state a function reads and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar, final
+
+from ._errors import StateTypeMismatch, UndeclaredState
+from ._spec import ValueSpec
+
+__all__ = ("State",)
+
+T = TypeVar("T")
+
+
+class _Absent:
+    """Marks a state with no value, so that a stored value can never be confused with it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+ABSENT = _Absent()
+
+
+class Origin:
+    """The state values as the runtime sent them, decoded lazily and at most once.
+
+    One Origin is shared by every State derived from it in a batch; caching a
+    decoded value here is invisible to users, since State values are immutable.
+    """
+
+    __slots__ = ("raw", "decoded")
+
+    def __init__(self, raw: dict[str, bytes | None]) -> None:
+        self.raw = raw
+        self.decoded: dict[str, object] = {}
+
+    def value(self, spec: ValueSpec[Any]) -> object:
+        name = spec.name
+        try:
+            return self.decoded[name]
+        except KeyError:
+            data = self.raw.get(name)
+            value = ABSENT if data is None else spec.type.decode(data)
+            self.decoded[name] = value
+            return value
+
+
+_EMPTY_ORIGIN = Origin({})
+
+
+@final
+class State:
+    """The state of one function instance: an immutable value.
+
+    Reading gives ``None`` for a value that is not set; ``set`` and ``delete``
+    return a new State and leave this one as it was. Only specs the function
+    declared may be used.
+
+    >>> state = State.of(VISITS)
+    >>> state.get(VISITS) is None
+    True
+    >>> state.set(VISITS, 3).get(VISITS)
+    3
+
+    Values are shared, not copied: treat what you read as immutable (frozen
+    ``msgspec.Struct``\\ s and tuples make that natural) and ``set`` a new value.
+    """
+
+    __slots__ = ("_specs", "_values", "_origin")
+
+    _specs: Mapping[str, ValueSpec[Any]]
+    _values: dict[str, object]
+    _origin: Origin
+
+    def __init__(self) -> None:
+        raise TypeError("build a State with State.of(*specs)")
+
+    @classmethod
+    def of(cls, *specs: ValueSpec[Any]) -> State:
+        """Return a State that declares ``specs``, none of them set.
+
+        >>> State.of(VISITS, NAME).set(NAME, "Ana")
+        State(visits=None, name='Ana')
+        """
+        declared: dict[str, ValueSpec[Any]] = {}
+        for spec in specs:
+            if not isinstance(spec, ValueSpec):
+                raise TypeError(f"State.of takes ValueSpecs, got `{type(spec).__name__}`")
+            if spec.name in declared and declared[spec.name] != spec:
+                raise ValueError(f"State.of: two different specs are named `{spec.name}`")
+            declared[spec.name] = spec
+        return _make(declared, {}, _EMPTY_ORIGIN)
+
+    def get(self, spec: ValueSpec[T]) -> T | None:
+        """Return the value of ``spec``, or ``None`` if it has none."""
+        name = spec.name
+        value = self._values.get(name, _UNWRITTEN)
+        if value is _UNWRITTEN:
+            self._check(spec)
+            value = self._origin.value(spec)
+        return None if value is ABSENT else value  # type: ignore[return-value]
+
+    def set(self, spec: ValueSpec[T], value: T) -> State:
+        """Return a copy of this State with ``spec`` set to ``value``."""
+        self._check(spec)
+        if value is None:
+            raise ValueError(f"State.set(`{spec.name}`, None): use State.delete to remove a value")
+        values = self._values.copy()
+        values[spec.name] = value
+        return _make(self._specs, values, self._origin)
+
+    def delete(self, spec: ValueSpec[Any]) -> State:
+        """Return a copy of this State with ``spec`` unset."""
+        self._check(spec)
+        values = self._values.copy()
+        values[spec.name] = ABSENT
+        return _make(self._specs, values, self._origin)
+
+    @property
+    def specs(self) -> tuple[ValueSpec[Any], ...]:
+        """The specs this State declares, in declaration order."""
+        return tuple(self._specs.values())
+
+    def _check(self, spec: ValueSpec[Any]) -> None:
+        declared = self._specs.get(spec.name)
+        if declared is not spec and declared != spec:
+            if declared is None:
+                raise UndeclaredState(spec.name, tuple(self._specs))
+            raise StateTypeMismatch(spec.name, declared.type.typename, spec.type.typename)
+
+    def _items(self) -> Iterator[tuple[str, object]]:
+        for name, spec in self._specs.items():
+            yield name, self.get(spec)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("State is immutable: State.set returns a new State")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return self._specs == other._specs and dict(self._items()) == dict(other._items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{name}={value!r}" for name, value in self._items())
+        return f"State({body})"
+
+
+_UNWRITTEN = object()
+
+
+def _make(specs: Mapping[str, ValueSpec[Any]], values: dict[str, object], origin: Origin) -> State:
+    state = object.__new__(State)
+    object.__setattr__(state, "_specs", specs)
+    object.__setattr__(state, "_values", values)
+    object.__setattr__(state, "_origin", origin)
+    return state
+
+
+def from_runtime(specs: Mapping[str, ValueSpec[Any]], origin: Origin) -> State:
+    """The State a batch starts from."""
+    return _make(specs, {}, origin)
+
+
+def origin_of(state: State) -> Origin:
+    return state._origin
+
+
+def written(state: State) -> dict[str, object]:
+    """The values set or deleted since the State left its origin (ABSENT for deleted)."""
+    return state._values
+
+
+def declared(state: State) -> Mapping[str, ValueSpec[Any]]:
+    return state._specs
+
+
+def check_declared(specs: Iterable[ValueSpec[Any]], state: State) -> None:
+    """Raise if ``state`` declares a spec that is not among ``specs``."""
+    names = {spec.name: spec for spec in specs}
+    for name, spec in state._specs.items():
+        if names.get(name) != spec:
+            raise UndeclaredState(name, tuple(names))

@@ -1,0 +1,32 @@
+"""Typename checks, in the runtime's own terms (protocol.md §6.6)."""
+
+from __future__ import annotations
+
+from ._errors import InvalidTypeName
+
+
+def split(typename: str, what: str = "typename") -> tuple[str, str]:
+    """Split ``namespace/name`` at the last ``/``, as every SDK does.
+
+    Both parts must be non-empty. Message and egress argument typenames pass
+    through the runtime unparsed, so a namespace may itself hold ``/``.
+    """
+    if not isinstance(typename, str):
+        raise InvalidTypeName(what, typename, f"expected `str`, got `{type(typename).__name__}`")
+    namespace, slash, name = typename.rpartition("/")
+    if not slash:
+        raise InvalidTypeName(what, typename, "expected `<namespace>/<name>`")
+    if not namespace or not name:
+        raise InvalidTypeName(what, typename, "namespace and name must both be non-empty")
+    return namespace, name
+
+
+def split_strict(typename: str, what: str = "typename") -> tuple[str, str]:
+    """Split a typename the runtime parses with ``TypeName.parseFrom``: exactly one ``/``.
+
+    That parse applies to state types, function types and egress ids.
+    """
+    namespace, name = split(typename, what)
+    if "/" in namespace:
+        raise InvalidTypeName(what, typename, "the runtime needs exactly one `/` here")
+    return namespace, name

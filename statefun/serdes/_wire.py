@@ -1,0 +1,72 @@
+"""Just enough of the protobuf wire format to read and write one-field wrappers.
+
+The built-in primitives are single-field protobuf messages (protocol.md §2.1).
+Writing their few bytes by hand is byte-exact with protobuf and several times
+cheaper than building a message object per value.
+"""
+
+from __future__ import annotations
+
+VARINT, I64, LEN, I32 = 0, 1, 2, 5
+
+
+def varint(n: int) -> bytes:
+    """Encode a non-negative int as a protobuf varint."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 64:
+            raise ValueError("varint longer than 10 bytes")
+
+
+def read_field1(data: bytes, wire_type: int) -> int | bytes | None:
+    """Return the last field-1 value in ``data`` (protobuf's "last one wins").
+
+    Fields other than 1 are skipped as unknown fields. Field 1 with another wire
+    type is an error: protobuf would silently read a default there, which turns a
+    wrongly typed value into 0 instead of failing.
+    Returns an int for VARINT, the raw bytes for I32/I64/LEN, and None if absent.
+    """
+    found: int | bytes | None = None
+    pos, end = 0, len(data)
+    while pos < end:
+        key, pos = _read_varint(data, pos)
+        field, wt = key >> 3, key & 7
+        value: int | bytes
+        if wt == VARINT:
+            value, pos = _read_varint(data, pos)
+        elif wt == I64 or wt == I32:
+            size = 8 if wt == I64 else 4
+            if pos + size > end:
+                raise ValueError("truncated fixed-width field")
+            value, pos = data[pos : pos + size], pos + size
+        elif wt == LEN:
+            size, pos = _read_varint(data, pos)
+            if pos + size > end:
+                raise ValueError("truncated length-delimited field")
+            value, pos = data[pos : pos + size], pos + size
+        else:
+            raise ValueError(f"unsupported wire type {wt}")
+        if field == 1:
+            if wt != wire_type:
+                raise ValueError(f"field 1 has wire type {wt}, expected {wire_type}")
+            found = value
+        elif field == 0:
+            raise ValueError("field number 0 is invalid")
+    return found
