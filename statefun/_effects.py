@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import timedelta
-from typing import Generic, TypeVar, Union
+from typing import Generic, TypeVar
 
 from ._address import Address
 from ._errors import DefinitionError
@@ -66,8 +66,22 @@ def _to_bytes(effect: str, value: object) -> bytes:
     )
 
 
+class Effect:
+    """The base of the six effects: :class:`Send`, :class:`SendAfter`,
+    :class:`CancelDelayed`, :class:`Egress`, :class:`KafkaRecord` and
+    :class:`KinesisRecord`. The set is closed; the interpreter knows no others.
+    """
+
+    __slots__ = ()
+
+
+# Effect is a plain base class rather than a Union of generic aliases so that
+# mypy infers `Send(target, INT, value)` from its own arguments, and so still
+# rejects a value that does not match the type, even inside a list literal.
+
+
 @dataclass(frozen=True, slots=True)
-class Send(Generic[T_co]):
+class Send(Effect, Generic[T_co]):
     """Send ``value`` (of ``type``) to the function at ``target``.
 
     >>> Send(Address("example/greeter", "Ana"), GREET, GreetRequest("Ana", 1))
@@ -83,7 +97,7 @@ class Send(Generic[T_co]):
 
 
 @dataclass(frozen=True, slots=True)
-class SendAfter(Generic[T_co]):
+class SendAfter(Effect, Generic[T_co]):
     """Send ``value`` to ``target`` once ``delay`` has passed.
 
     With a ``cancellation_token`` the message can be cancelled until it is
@@ -121,7 +135,7 @@ class SendAfter(Generic[T_co]):
 
 
 @dataclass(frozen=True, slots=True)
-class CancelDelayed:
+class CancelDelayed(Effect):
     """Cancel the pending delayed message sent with ``token``.
 
     Cancelling a token that is unknown or already delivered does nothing.
@@ -136,7 +150,7 @@ class CancelDelayed:
 
 
 @dataclass(frozen=True, slots=True)
-class Egress(Generic[T_co]):
+class Egress(Effect, Generic[T_co]):
     """Send ``value`` (of ``type``) to the egress ``egress`` declared in module.yaml.
 
     For the generic Kafka and Kinesis egresses use :class:`KafkaRecord` and
@@ -157,7 +171,7 @@ class Egress(Generic[T_co]):
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class KafkaRecord:
+class KafkaRecord(Effect):
     """A record for a Kafka egress (``io.statefun.kafka.v1/egress``) to produce.
 
     ``value`` may be given as ``str`` (written as UTF-8) or ``bytes``; it is kept
@@ -189,7 +203,7 @@ class KafkaRecord:
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class KinesisRecord:
+class KinesisRecord(Effect):
     """A record for a Kinesis egress (``io.statefun.kinesis.v1/egress``) to put.
 
     >>> KinesisRecord("example/out", stream="greetings", partition_key="Ana", value=b"hi")
@@ -226,12 +240,6 @@ class KinesisRecord:
         object.__setattr__(self, "name", name)
 
 
-Effect = Union[
-    Send[object], SendAfter[object], CancelDelayed, Egress[object], KafkaRecord, KinesisRecord
-]
-"""Any one effect a function may return."""
-
-EFFECT_TYPES: tuple[type, ...] = (Send, SendAfter, CancelDelayed, Egress, KafkaRecord, KinesisRecord)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -250,7 +258,7 @@ class Result:
             raise DefinitionError(f"Result: state must be a State, got `{type(state).__name__}`")
         effects = tuple(effects)
         for effect in effects:
-            if not isinstance(effect, EFFECT_TYPES):
+            if not isinstance(effect, Effect):
                 raise DefinitionError(
                     f"Result: {effect!r} is not an effect; expected one of"
                     " Send, SendAfter, CancelDelayed, Egress, KafkaRecord, KinesisRecord"

@@ -8,7 +8,7 @@ grouped by kind here, each group keeping the order the function returned.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn
+from typing import Any
 
 from ._effects import CancelDelayed, Effect, Egress, KafkaRecord, KinesisRecord, Send, SendAfter
 from ._errors import DefinitionError
@@ -132,7 +132,7 @@ def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect])
                 arg.has_value = True
                 arg.value = kinesis.SerializeToString()
             case _:
-                _unreachable(effect)
+                raise DefinitionError(f"{effect!r} is not one of the six effects")
 
 
 def _mutations(
@@ -177,6 +177,3 @@ def _value_or_absent(state: State, spec: ValueSpec[Any]) -> object:
     value = state.get(spec)
     return ABSENT if value is None else value
 
-
-def _unreachable(effect: NoReturn) -> NoReturn:
-    raise DefinitionError(f"{effect!r} is not an effect")

@@ -1,0 +1,86 @@
+"""Serve functions over HTTP with aiohttp: the shell around :class:`statefun.Handler`.
+
+>>> app = make_app(functions)                      # a ready aiohttp Application
+>>> web.run_app(app, host="127.0.0.1", port=8000)
+
+or mount the handler into an application of your own::
+
+    app.router.add_post("/statefun", make_handler(functions))
+
+Answers: ``200`` with exactly ``Content-Type: application/octet-stream``; ``400``
+with a one-line reason for a body that is not a ``ToFunction``; ``404`` naming
+an unknown function type; ``413`` for a body over ``max_body_size``; ``500`` when
+a function raises (logged once, with the traceback, on the ``statefun`` logger).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ._errors import InvocationFailed, RequestError
+from ._handler import Handler
+from ._registry import Functions
+
+__all__ = ("DEFAULT_MAX_BODY_SIZE", "make_app", "make_handler")
+
+logger = logging.getLogger("statefun")
+
+DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
+"""The runtime's own default ``payload_max_bytes`` (32 MiB)."""
+
+_OCTET_STREAM = "application/octet-stream"
+
+
+def make_handler(functions: Functions) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Return an aiohttp request handler that serves ``functions``.
+
+    Mount it on a POST route. The body limit is the application's
+    ``client_max_size``: set it to at least 32 MiB, as :func:`make_app` does.
+    """
+    handler = Handler(functions)
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            answer = await handler.handle(body)
+        except RequestError as exc:
+            return web.Response(status=exc.status, text=f"{exc}\n")
+        except InvocationFailed as exc:
+            logger.error("%s", exc, exc_info=exc.__cause__ or exc)
+            return web.Response(status=500, text=f"{exc}\n")
+        except Exception as exc:
+            logger.exception("statefun: failed to answer a request: %s", exc)
+            return web.Response(status=500, text=f"{type(exc).__name__}: {exc}\n")
+        return web.Response(body=answer, content_type=_OCTET_STREAM)
+
+    return handle
+
+
+def make_app(
+    functions: Functions,
+    *,
+    path: str = "/statefun",
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+) -> web.Application:
+    """Return an aiohttp Application serving ``functions`` with POST at ``path``.
+
+    Parameters
+    ----------
+    functions
+        The registry to serve; it is frozen from now on.
+    path
+        The URL path the runtime's ``urlPathTemplate`` points at.
+    max_body_size
+        The largest request body accepted, in bytes; larger ones get ``413``.
+        Defaults to the runtime's own 32 MiB limit.
+    """
+    if not path.startswith("/"):
+        raise ValueError(f"path {path!r} must start with '/'")
+    if max_body_size < 1:
+        raise ValueError(f"max_body_size={max_body_size!r} must be positive")
+    app = web.Application(client_max_size=max_body_size)
+    app.router.add_post(path, make_handler(functions))
+    return app
