@@ -147,6 +147,8 @@ def wait_until(
             result = predicate()
             if result:
                 return result
+        except HarnessError:
+            raise
         except Exception as e:  # noqa: BLE001 - predicate errors are retried until the deadline
             last_exc = e
         if time.monotonic() >= deadline:
@@ -923,9 +925,32 @@ class StatefunJob:
         return wait_until(lambda: (n := self.completed_checkpoints()) > start and n, timeout,
                           "a completed checkpoint", interval=0.5, check=self.check_alive)
 
+    def _savepoint_from_log(self) -> str | None:
+        """The MiniCluster may shut down (REST gone) right after cancel/stop; the JobMaster log
+        line "Savepoint stored in <path>." still names the savepoint."""
+        assert self.process
+        text = self.process.log_path.read_text(errors="replace")
+        marker = "Savepoint stored in "
+        i = text.rfind(marker)
+        if i < 0:
+            return None
+        rest = text[i + len(marker):].split()[0]
+        return rest.rstrip(".")
+
     def _await_savepoint(self, url: str, timeout: float) -> str:
         def done():
-            r = http_json("GET", url, timeout=5)
+            try:
+                r = http_json("GET", url, timeout=5)
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if self.process and not self.process.running:
+                    path = self._savepoint_from_log()
+                    if path:
+                        return path
+                    raise HarnessError(
+                        f"the StateFun JVM exited before the savepoint completed; "
+                        f"log {self.process.log_path}:\n{self.process.tail(80)}"
+                    )
+                raise
             if r.get("status", {}).get("id") != "COMPLETED":
                 return None
             op = r.get("operation", {})
@@ -933,7 +958,7 @@ class StatefunJob:
                 raise HarnessError(f"savepoint failed: {json.dumps(op['failure-cause'])[:4000]}")
             return op["location"]
 
-        return wait_until(done, timeout, "the savepoint", interval=0.5)
+        return wait_until(done, timeout, "the savepoint", interval=0.2)
 
     def cancel_with_savepoint(self, timeout: float = 120) -> str:
         """Savepoint + cancel (REST ``POST /jobs/<id>/savepoints``, ``cancel-job: true``).
