@@ -1,0 +1,214 @@
+"""The aiohttp adapter, over real HTTP on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from aiohttp import ClientSession, web
+
+from examples.greeter.functions import GREET
+from examples.greeter.functions import functions as greeter_functions
+from statefun import INT, Address, Functions, Message, Result, Send, State, ValueSpec
+from statefun.aiohttp import make_app
+from tests.requests import from_function, to_function
+
+GREET_ANA = (GREET.typename, b'{"name": "Ana"}')
+
+Post = Callable[[bytes], Awaitable[tuple[int, dict[str, str], bytes]]]
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[tuple[str, ClientSession]]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with ClientSession() as session:
+            yield f"http://127.0.0.1:{port}", session
+    finally:
+        await runner.cleanup()
+
+
+async def post(
+    session: ClientSession, url: str, body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Content-Type": "application/octet-stream"}
+    async with session.post(url, data=io.BytesIO(body), headers=headers) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+def run(
+    app: web.Application, body: bytes, path: str = "/statefun"
+) -> tuple[int, dict[str, str], bytes]:
+    async def go() -> tuple[int, dict[str, str], bytes]:
+        async with serving(app) as (base, session):
+            return await post(session, base + path, body)
+
+    return asyncio.run(go())
+
+
+def fresh_greeter() -> web.Application:
+    return make_app(greeter_functions)
+
+
+class TestAnswers:
+    def test_success_is_200_with_exactly_octet_stream(self) -> None:
+        body = to_function("example/person", "Ana", [GREET_ANA], state={"visits": None})
+        status, headers, answer = run(fresh_greeter(), body)
+        assert status == 200
+        assert headers["Content-Type"] == "application/octet-stream"
+        result = from_function(answer).invocation_result
+        assert [m.state_name for m in result.state_mutations] == ["visits"]
+        assert result.outgoing_messages[0].target.id == "Ana"
+
+    def test_incomplete_round_trip(self) -> None:
+        app = fresh_greeter()
+
+        async def go() -> None:
+            async with serving(app) as (base, session):
+                first = to_function("example/person", "Ana", [GREET_ANA])
+                status, _, answer = await post(session, base + "/statefun", first)
+                assert status == 200
+                missing = from_function(answer).incomplete_invocation_context.missing_values
+                assert [(m.state_name, m.type_typename) for m in missing] == [
+                    ("visits", "io.statefun.types/int")
+                ]
+                # The runtime registers the state and sends the same batch again.
+                again = to_function("example/person", "Ana", [GREET_ANA], state={"visits": None})
+                status, _, answer = await post(session, base + "/statefun", again)
+                assert status == 200
+                mutation = from_function(answer).invocation_result.state_mutations[0]
+                assert INT.decode(mutation.state_value.value) == 1
+
+        asyncio.run(go())
+
+    def test_malformed_body_is_400_with_one_line(self) -> None:
+        status, headers, answer = run(fresh_greeter(), b"\xff\xff not protobuf")
+        assert status == 400
+        text = answer.decode()
+        assert text.startswith("the body is not a ToFunction protobuf message")
+        assert text.count("\n") == 1 and text.endswith("\n")
+
+    def test_empty_body_is_400(self) -> None:
+        status, _, answer = run(fresh_greeter(), b"")
+        assert (status, answer) == (400, b"the ToFunction message holds no invocation batch\n")
+
+    def test_unknown_function_is_404_naming_it(self) -> None:
+        body = to_function("example/nobody", "x", [GREET_ANA])
+        status, _, answer = run(fresh_greeter(), body)
+        assert (status, answer) == (404, b"no function is registered for `example/nobody`\n")
+
+    def test_get_is_405(self) -> None:
+        async def go() -> int:
+            async with serving(fresh_greeter()) as (base, session):
+                async with session.get(base + "/statefun") as response:
+                    return response.status
+
+        assert asyncio.run(go()) == 405
+
+    def test_body_over_the_limit_is_413(self) -> None:
+        app = make_app(greeter_functions, max_body_size=1024)
+        body = to_function("example/person", "Ana", [GREET_ANA] * 100, state={"visits": None})
+        assert len(body) > 1024
+        status, _, _ = run(app, body)
+        assert status == 413
+
+    def test_default_limit_accepts_the_runtimes_32_mib(self) -> None:
+        big = (GREET.typename, b'{"name": "' + b"a" * (20 * 1024 * 1024) + b'"}')
+        body = to_function("example/person", "Ana", [big], state={"visits": None})
+        status, _, answer = run(fresh_greeter(), body)
+        assert status == 200
+        assert len(from_function(answer).invocation_result.outgoing_messages) == 1
+
+    def test_path_is_configurable(self) -> None:
+        body = to_function("example/person", "Ana", [GREET_ANA], state={"visits": None})
+        status, _, _ = run(make_app(greeter_functions, path="/fn"), body, path="/fn")
+        assert status == 200
+
+    def test_bad_options_are_rejected(self) -> None:
+        with pytest.raises(ValueError, match="must start with '/'"):
+            make_app(greeter_functions, path="statefun")
+        with pytest.raises(ValueError, match="must be positive"):
+            make_app(greeter_functions, max_body_size=0)
+
+
+COUNT = ValueSpec("count", INT)
+
+
+def failing_functions() -> Functions:
+    functions = Functions()
+
+    @functions.bind("test/fails", accepts=INT, specs=[COUNT])
+    def fails(state: State, msg: Message[int]) -> Result:
+        if msg.value == 3:
+            raise RuntimeError("three is not allowed")
+        return Result(
+            state.set(COUNT, msg.value), [Send(Address("test/fails", "other"), INT, msg.value)]
+        )
+
+    return functions
+
+
+class TestFunctionErrors:
+    def test_a_raising_function_is_500_and_logged_once(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        body = to_function(
+            "test/fails", "id-7", [(INT.typename, INT.encode(n)) for n in (1, 2, 3, 4)],
+            state={"count": None},
+        )
+        with caplog.at_level(logging.ERROR, logger="statefun"):
+            status, _, answer = run(make_app(failing_functions()), body)
+        assert status == 500
+        # Nothing of the batch is emitted: the body is a reason, not a FromFunction.
+        assert answer == (
+            b"function `test/fails` id='id-7' raised on `io.statefun.types/int` (message 3 of 4)\n"
+        )
+        records = [r for r in caplog.records if r.name == "statefun"]
+        assert len(records) == 1
+        record = records[0]
+        message = record.getMessage()
+        assert "test/fails" in message and "id-7" in message and "io.statefun.types/int" in message
+        assert record.exc_info is not None
+        assert isinstance(record.exc_info[1], RuntimeError)
+        assert str(record.exc_info[1]) == "three is not allowed"
+
+
+class TestFairness:
+    def test_a_small_request_is_answered_during_a_huge_batch(self) -> None:
+        started = asyncio.Event()
+        functions = Functions()
+
+        @functions.bind("test/count", accepts=INT, specs=[COUNT])
+        def count(state: State, msg: Message[int]) -> Result:
+            started.set()  # lets the test send the small request while the batch runs
+            return Result(state.set(COUNT, (state.get(COUNT) or 0) + msg.value))
+
+        huge = to_function(
+            "test/count", "big", [(INT.typename, INT.encode(1))] * 10_000, state={"count": None}
+        )
+        small = to_function("test/count", "small", [(INT.typename, INT.encode(1))], state={"count": None})
+
+        async def go() -> list[str]:
+            finished: list[str] = []
+            async with serving(make_app(functions)) as (base, session):
+
+                async def send(name: str, body: bytes) -> None:
+                    status, _, _ = await post(session, base + "/statefun", body)
+                    assert status == 200
+                    finished.append(name)
+
+                big_task = asyncio.create_task(send("huge", huge))
+                await asyncio.wait_for(started.wait(), 30)
+                await asyncio.wait_for(send("small", small), 30)
+                await asyncio.wait_for(big_task, 60)
+            return finished
+
+        assert asyncio.run(go()) == ["small", "huge"]
