@@ -7,7 +7,7 @@ cheaper than building a message object per value.
 
 from __future__ import annotations
 
-VARINT, I64, LEN, I32 = 0, 1, 2, 5
+VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
 
 
 def varint(n: int) -> bytes:
@@ -61,6 +61,9 @@ def read_field1(data: bytes, wire_type: int) -> int | bytes | None:
             if pos + size > end:
                 raise ValueError("truncated length-delimited field")
             value, pos = data[pos : pos + size], pos + size
+        elif wt == SGROUP:
+            # An unknown (proto2-style) group is valid; protobuf skips it whole.
+            value, pos = b"", _skip_group(data, pos, field)
         else:
             raise ValueError(f"unsupported wire type {wt}")
         if field == 1:
@@ -70,3 +73,29 @@ def read_field1(data: bytes, wire_type: int) -> int | bytes | None:
         elif field == 0:
             raise ValueError("field number 0 is invalid")
     return found
+
+
+def _skip_group(data: bytes, pos: int, group: int) -> int:
+    """Return the position just after the end-group tag that closes ``group``."""
+    end = len(data)
+    while pos < end:
+        key, pos = _read_varint(data, pos)
+        field, wt = key >> 3, key & 7
+        if wt == VARINT:
+            _, pos = _read_varint(data, pos)
+        elif wt == I64 or wt == I32:
+            pos += 8 if wt == I64 else 4
+        elif wt == LEN:
+            size, pos = _read_varint(data, pos)
+            pos += size
+        elif wt == SGROUP:
+            pos = _skip_group(data, pos, field)
+        elif wt == EGROUP:
+            if field != group:
+                raise ValueError(f"group {group} closed by end-group tag of field {field}")
+            return pos
+        else:
+            raise ValueError(f"unsupported wire type {wt}")
+        if pos > end:
+            raise ValueError("truncated field inside a group")
+    raise ValueError(f"group {group} is not closed")

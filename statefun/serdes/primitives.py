@@ -26,6 +26,7 @@ _I32 = struct.Struct("<i")
 _I64 = struct.Struct("<q")
 _F32 = struct.Struct("<f")
 _F64 = struct.Struct("<d")
+_F32_POSITIVE_ZERO = bytes(4)
 
 
 def _require(value: object, kind: type, name: str) -> None:
@@ -91,12 +92,13 @@ def _is_positive_zero(value: float) -> bool:
 class _FloatSerde:
     def encode(self, value: float, /) -> bytes:
         _require(value, (int, float), "float")  # type: ignore[arg-type]
-        if _is_positive_zero(value):
-            return b""
         try:
-            return b"\x0d" + _F32.pack(value)
+            packed = _F32.pack(value)
         except OverflowError:  # protobuf stores an out-of-range double as infinity
-            return b"\x0d" + _F32.pack(math.copysign(math.inf, value))
+            packed = _F32.pack(math.copysign(math.inf, value))
+        # Zero is judged after narrowing to 32 bits, as protobuf does: a double
+        # too small for a float (1e-46) becomes +0.0 and is left out too.
+        return b"" if packed == _F32_POSITIVE_ZERO else b"\x0d" + packed
 
     def decode(self, data: bytes, /) -> float:
         if len(data) == 5 and data[0] == 0x0D:
