@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ._slots import slot_setter
 from ._typename import split_strict
 
 __all__ = ("Address",)
@@ -37,11 +38,18 @@ class Address:
         object.__setattr__(self, "name", name)
 
 
+_new = object.__new__
+_set_typename = slot_setter(Address, "typename")
+_set_id = slot_setter(Address, "id")
+_set_namespace = slot_setter(Address, "namespace")
+_set_name = slot_setter(Address, "name")
+
+
 def trusted_address(namespace: str, name: str, id: str) -> Address:
     """Build an Address from the runtime's parts without re-validating them."""
-    address = object.__new__(Address)
-    object.__setattr__(address, "typename", f"{namespace}/{name}")
-    object.__setattr__(address, "id", id)
-    object.__setattr__(address, "namespace", namespace)
-    object.__setattr__(address, "name", name)
+    address: Address = _new(Address)
+    _set_typename(address, f"{namespace}/{name}")
+    _set_id(address, id)
+    _set_namespace(address, namespace)
+    _set_name(address, name)
     return address

@@ -13,7 +13,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from ._address import trusted_address
+from ._address import Address, trusted_address
 from ._effects import Effect, Result
 from ._errors import (
     InvocationFailed,
@@ -24,7 +24,7 @@ from ._errors import (
 )
 from ._generated.request_reply_pb2 import ToFunction
 from ._interpreter import incomplete, interpret
-from ._message import Message
+from ._message import trusted_message
 from ._registry import Function, Functions
 from ._state import Origin, State, from_runtime
 
@@ -107,6 +107,7 @@ class Handler:
         effects: list[Effect] = []
         address = trusted_address(target.namespace, target.type, target.id)
         fn = function.fn
+        callers: dict[tuple[str, str, str], Address] = {}  # batches often repeat a caller
         types = function.types
         invocations = batch.invocations
         count = len(invocations)
@@ -121,9 +122,12 @@ class Handler:
                 caller = None
                 if invocation.HasField("caller"):
                     c = invocation.caller
-                    if c.namespace or c.type or c.id:
-                        caller = trusted_address(c.namespace, c.type, c.id)
-                message = Message(address, type_.decode(argument.value), caller, arg_typename)
+                    key = (c.namespace, c.type, c.id)
+                    caller = callers.get(key)
+                    if caller is None and (key[0] or key[1] or key[2]):
+                        caller = callers[key] = trusted_address(*key)
+                value = type_.decode(argument.value)
+                message = trusted_message(address, value, caller, arg_typename)
                 result: Any = fn(state, message)
                 if type(result) is not Result:
                     result = await _settle(result, typename)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ._address import Address
+from ._slots import slot_setter
 
 __all__ = ("Message",)
 
@@ -35,3 +36,23 @@ class Message(Generic[T_co]):
     value: T_co
     caller: Address | None = None
     typename: str | None = None
+
+
+_new = object.__new__
+# Messages are built once per invocation: skip the dataclass __init__.
+_set_target = slot_setter(Message, "target")
+_set_value = slot_setter(Message, "value")
+_set_caller = slot_setter(Message, "caller")
+_set_typename = slot_setter(Message, "typename")
+
+
+def trusted_message(
+    target: Address, value: object, caller: Address | None, typename: str
+) -> Message[object]:
+    """Build a Message from already-checked parts, skipping the dataclass __init__."""
+    message: Message[object] = _new(Message)
+    _set_target(message, target)
+    _set_value(message, value)
+    _set_caller(message, caller)
+    _set_typename(message, typename)
+    return message

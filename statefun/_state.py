@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar, final
 
 from ._errors import StateTypeMismatch, UndeclaredState
+from ._slots import slot_setter
 from ._spec import ValueSpec
 
 __all__ = ("State",)
@@ -127,7 +128,7 @@ class State:
 
     def _check(self, spec: ValueSpec[Any]) -> None:
         declared = self._specs.get(spec.name)
-        if declared is not spec and declared != spec:
+        if declared is not spec and declared != spec:  # `is` first: the common case is cheap
             if declared is None:
                 raise UndeclaredState(spec.name, tuple(self._specs))
             raise StateTypeMismatch(spec.name, declared.type.typename, spec.type.typename)
@@ -154,11 +155,17 @@ class State:
 _UNWRITTEN = object()
 
 
+_new = object.__new__
+_set_specs = slot_setter(State, "_specs")
+_set_values = slot_setter(State, "_values")
+_set_origin = slot_setter(State, "_origin")
+
+
 def _make(specs: Mapping[str, ValueSpec[Any]], values: dict[str, object], origin: Origin) -> State:
-    state = object.__new__(State)
-    object.__setattr__(state, "_specs", specs)
-    object.__setattr__(state, "_values", values)
-    object.__setattr__(state, "_origin", origin)
+    state: State = _new(State)
+    _set_specs(state, specs)
+    _set_values(state, values)
+    _set_origin(state, origin)
     return state
 
 
