@@ -530,6 +530,29 @@ class ManagedProcess:
     def tail(self, lines: int = 60) -> str:
         return tail(self.log_path, lines)
 
+    def log_offset(self) -> int:
+        """Current size of the log; pass it as ``since`` to :meth:`wait_for_log`."""
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def wait_for_log(self, text: str, timeout: float, since: int = 0) -> str:
+        """Wait until ``text`` appears in the log after byte ``since``; returns that line."""
+
+        def find() -> str | None:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                data = f.read().decode("utf-8", "replace")
+            i = data.find(text)
+            if i < 0:
+                return None
+            start = data.rfind("\n", 0, i) + 1
+            end = data.find("\n", i)
+            return data[start:end if end >= 0 else None]
+
+        return wait_until(find, timeout, f"{text!r} in {self.log_path}", interval=0.3)
+
 
 class RunDir:
     """A per-run folder holding every process's log and working files.
@@ -912,6 +935,14 @@ class StatefunJob:
         """Raise with the log tail if the JVM died (e.g. the job failed for good)."""
         if self.process:
             self.process.check_alive()
+
+    def wait_for_log(self, text: str, timeout: float = 60, since: int = 0) -> str:
+        """Wait until the job's log shows ``text`` (e.g. ``"Connection refused"``)."""
+        assert self.process
+        return self.process.wait_for_log(text, timeout, since)
+
+    def log_offset(self) -> int:
+        return self.process.log_offset() if self.process else 0
 
     def checkpoints(self) -> dict:
         return http_json("GET", f"{self.rest}/jobs/{self.job_id}/checkpoints", timeout=5)
