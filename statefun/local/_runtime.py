@@ -266,7 +266,7 @@ class LocalRuntime(_Base):
         How many requests one run may make before :class:`NotIdle` is raised.
     """
 
-    __slots__ = ("_loop", "_portal")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -286,8 +286,6 @@ class LocalRuntime(_Base):
             raise_function_errors=raise_function_errors,
             max_requests=max_requests,
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._portal: concurrent.futures.ThreadPoolExecutor | None = None
 
     def run_until_idle(self) -> None:
         """Deliver every queued message and everything it causes, without moving the clock.
@@ -311,12 +309,7 @@ class LocalRuntime(_Base):
         self._run(self._advance_until_idle(limit))
 
     def close(self) -> None:
-        """Close the transport's connections; the runtime cannot run afterwards."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._run(self._engine.transport.aclose())
-            self._loop.close()
-        if self._portal is not None:
-            self._portal.shutdown()
+        """Nothing is left open between runs; this is here for ``with`` blocks."""
 
     def __enter__(self) -> LocalRuntime:
         return self
@@ -330,18 +323,30 @@ class LocalRuntime(_Base):
         self.close()
 
     def _run(self, coroutine: Coroutine[Any, Any, R]) -> R:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        loop = self._loop
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return loop.run_until_complete(coroutine)
-        # Called from async code: our loop cannot run inside another in this
-        # thread, so it runs in a helper thread (as Starlette's TestClient does).
-        if self._portal is None:
-            self._portal = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statefun-local")
-        return self._portal.submit(loop.run_until_complete, coroutine).result()
+            return self._run_in_new_loop(coroutine)
+        # Called from async code: a loop cannot run inside another in one
+        # thread, so this run gets a helper thread (as Starlette's TestClient does).
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statefun-local") as portal:
+            return portal.submit(self._run_in_new_loop, coroutine).result()
+
+    def _run_in_new_loop(self, coroutine: Coroutine[Any, Any, R]) -> R:
+        # One loop per run, with the transport's connections closed at its end:
+        # nothing stays open between runs, so a runtime needs no closing.
+        async def run() -> R:
+            try:
+                return await coroutine
+            finally:
+                await self._engine.transport.aclose()
+
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(run())
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     def __repr__(self) -> str:
         return f"LocalRuntime(transport={self._engine.transport!r}, clock={self.clock!r})"
