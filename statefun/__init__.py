@@ -15,6 +15,8 @@ A function is ``(state, message) -> Result(new_state, effects)``::
 Serve with ``statefun serve module:functions``; test by calling the function.
 """
 
+from types import FunctionType as _FunctionType
+
 from ._address import Address
 from ._effects import (
     CancelDelayed,
@@ -91,15 +93,16 @@ __all__ = (
 
 __version__ = "0.1.0"
 
-# Reprs and tracebacks say `statefun.Address`, not `statefun._address.Address`.
+# Reprs and tracebacks say `statefun.Address`, not `statefun._address.Address`;
+# the same for the type constructors (`statefun.json_type`), as httpx does.
 for _name in __all__:
     _obj = globals()[_name]
-    if isinstance(_obj, type):
+    if isinstance(_obj, (type, _FunctionType)):
         try:
             _obj.__module__ = __name__
         except (AttributeError, TypeError):
             pass
-del _name, _obj
+del _name, _obj, _FunctionType
 
 
 def __dir__() -> tuple[str, ...]:
