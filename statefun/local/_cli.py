@@ -131,8 +131,9 @@ def _read_lines(source: IO[str]) -> asyncio.Queue[str | None]:
         try:
             for line in source:
                 loop.call_soon_threadsafe(queue.put_nowait, line)
-        finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:
+            pass  # the run ended (a failure) and closed its loop: nobody reads any more
 
     threading.Thread(target=read, name="statefun-stdin", daemon=True).start()
     return queue

@@ -200,6 +200,15 @@ class Engine:
             else:
                 self.busy.discard(target)
 
+    async def request(self, target: Address, batch: list[Invocation]) -> None:
+        """Send ``batch`` to ``target`` as one request now and apply the response,
+        without delivering what it causes (that waits for :meth:`run_until_idle`)."""
+        if not self.serves(target.typename):
+            raise RoutingFailure(f"Cannot find a provider for type {target.typename}", f"a batch to {target}")
+        if target in self.busy:
+            raise RuntimeError(f"{target} has a request in flight; run until idle first")
+        await self._complete(target, batch)
+
     def next_due_ms(self) -> int | None:
         """When the next pending timer falls due, if any."""
         while self.timers and self.timers[0][2].cancelled:

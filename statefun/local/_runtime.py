@@ -159,17 +159,25 @@ class _Base:
     def egress(self, egress_id: str | None = None, type_: Type[T] | None = None) -> list[EgressRecord] | list[T]:
         """The records sent to ``egress_id`` (every egress if None), oldest first.
 
-        With a ``type_``, the values decoded as that type.
+        With a ``type_``, their values decoded as that type; for Kafka and
+        Kinesis records, the values inside the records.
 
-        >>> runtime.egress("example/out", GREET)
-        [GreetRequest(name='Ana', visits=1)]
+        >>> runtime.egress("example/timeouts-out", REMINDER)
+        [Reminder(token='b', text='fires after 1.5 s', delay_ms=1500)]
         """
         records = [r for r in self._engine.egress_log if egress_id is None or r.egress == egress_id]
         if type_ is None:
             return records
         if egress_id is None:
             raise TypeError("egress(): give the egress id to decode its records with a type")
-        return [record.decode(type_) for record in records]
+        values = []
+        for record in records:
+            decoded = decode_egress(record)
+            if isinstance(decoded, (KafkaRecord, KinesisRecord)):
+                values.append(type_.decode(decoded.value))
+            else:
+                values.append(record.decode(type_))
+        return values
 
     def kafka_records(self, egress_id: str | None = None) -> list[KafkaRecord]:
         """The Kafka egress records (of ``egress_id``, or all), as :class:`statefun.KafkaRecord`.
@@ -188,6 +196,9 @@ class _Base:
         return self._engine.pending_timers()
 
     # -- running, shared by both facades ------------------------------------------
+
+    async def _request(self, target: Address, batch: list[Invocation]) -> None:
+        await self._engine.request(target, batch)
 
     def _virtual_clock(self, method: str) -> VirtualClock:
         if not isinstance(self.clock, VirtualClock):
