@@ -27,18 +27,17 @@ M = TypeVar("M")
 AnyFunction = Callable[[State, Message[Any]], "Result | Awaitable[Result]"]
 
 
+# What a function returns; a TypeVar so that the decorator keeps the exact
+# return type (`async def` stays a Coroutine that `asyncio.run` accepts).
+R = TypeVar("R", bound="Result | Awaitable[Result]")
+
+
 class Binder(Protocol[M]):
     """The decorator :meth:`Functions.bind` returns; it gives the function back unchanged."""
 
-    @overload
     def __call__(
-        self, fn: Callable[[State, Message[M]], Awaitable[Result]], /
-    ) -> Callable[[State, Message[M]], Awaitable[Result]]: ...
-
-    @overload
-    def __call__(
-        self, fn: Callable[[State, Message[M]], Result], /
-    ) -> Callable[[State, Message[M]], Result]: ...
+        self, fn: Callable[[State, Message[M]], R], /
+    ) -> Callable[[State, Message[M]], R]: ...
 
 
 @dataclass(frozen=True, slots=True)

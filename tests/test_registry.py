@@ -145,7 +145,7 @@ class TestRefused:
     def test_not_callable(self) -> None:
         binder = Functions().bind("example/f", accepts=INT)
         with pytest.raises(DefinitionError) as info:
-            binder(42)  # type: ignore[call-overload]
+            binder(42)  # type: ignore[arg-type]
         assert str(info.value) == "function `example/f` must be callable, got 42"
 
     def test_registering_after_serving_started(self) -> None:
