@@ -1,0 +1,110 @@
+"""The ready-made properties find what they are meant to find."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from hypothesis import strategies as st
+
+from statefun import (
+    INT,
+    STRING,
+    Address,
+    Egress,
+    Functions,
+    Message,
+    Result,
+    SendAfter,
+    State,
+    Type,
+    ValueSpec,
+    custom_type,
+)
+from statefun._generated.request_reply_pb2 import FromFunction
+from statefun.local import LocalRuntime, MockTransport
+from statefun.testing.properties import (
+    assert_batch_equivalent,
+    assert_deterministic,
+    assert_roundtrip,
+    outcome,
+)
+
+COUNTER = itertools.count()
+LAST = ValueSpec("last", INT)
+X = Address("test/leaky", "x")
+
+leaky = Functions()
+
+
+@leaky.bind("test/leaky", accepts=STRING, specs=[LAST])
+def leak(state: State, msg: Message[str]) -> Result:
+    """Reads a hidden global: not deterministic."""
+    return Result(state.set(LAST, next(COUNTER)))
+
+
+def once_per_request(body: bytes) -> bytes:
+    """An endpoint that answers each request with one egress record, whatever the batch
+    holds: batch-sensitive (the pure functions of this SDK cannot be)."""
+    response = FromFunction()
+    egress = response.invocation_result.outgoing_egresses.add()
+    egress.egress_namespace, egress.egress_type = "test", "out"
+    return response.SerializeToString()
+
+
+timer = Functions()
+
+
+@timer.bind("test/timer", accepts=STRING)
+def schedule(state: State, msg: Message[str]) -> Result:
+    return Result(state, [SendAfter(timedelta(seconds=1), Address("test/sink", "s"), STRING, msg.value)])
+
+
+@timer.bind("test/sink", accepts=STRING)
+def sink(state: State, msg: Message[str]) -> Result:
+    return Result(state, [Egress("test/out", STRING, msg.value)])
+
+
+def test_roundtrip_finds_a_lossy_serde() -> None:
+    lossy: Type[str] = custom_type("test/Lossy", encode=lambda s: s.strip().encode(), decode=bytes.decode)
+    with pytest.raises(AssertionError, match="came back as"):
+        assert_roundtrip(lossy, st.text())
+
+
+def test_determinism_finds_hidden_state() -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_deterministic(leaky, STRING, [Message(X, "a")])
+    assert str(info.value).startswith(
+        "the first run and the second run differ:\n  state `last` of Address(typename='test/leaky', id='x'):"
+    )
+
+
+def test_batch_equivalence_finds_a_batch_sensitive_function() -> None:
+    messages = [Message(Address("test/batchy", "b"), v) for v in ["a", "b"]]
+    with pytest.raises(AssertionError) as info:
+        assert_batch_equivalent(lambda: LocalRuntime(transport=MockTransport(once_per_request)), STRING, messages)
+    assert str(info.value) == (
+        "2 single requests and one batch of 2 differ:\n"
+        "  egress: EgressRecord(egress='test/out', typename='', value=b'') only after 2 single requests"
+    )
+
+
+def test_batch_equivalence_wants_one_target() -> None:
+    with pytest.raises(ValueError, match="every message must go to one address, got 2"):
+        assert_batch_equivalent(leaky, STRING, [Message(Address("a/b", "1"), "x"), Message(Address("a/b", "2"), "x")])
+
+
+def test_timers_are_let_run_or_compared_pending() -> None:
+    messages = [Message(Address("test/timer", "t"), "x")]
+    assert_deterministic(timer, STRING, messages)
+    assert_deterministic(lambda: LocalRuntime(timer), STRING, messages, advance=timedelta(0))
+    assert_batch_equivalent(timer, STRING, messages, advance=timedelta(milliseconds=10))
+
+
+def test_outcome() -> None:
+    runtime = LocalRuntime(timer)
+    runtime.send(Address("test/timer", "t"), STRING, "x")
+    runtime.run_until_idle()
+    result = outcome(runtime)
+    assert (result.egress, result.state, len(result.timers)) == ((), {}, 1)
