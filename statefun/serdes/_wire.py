@@ -48,24 +48,7 @@ def read_field1(data: bytes, wire_type: int) -> int | bytes | None:
     while pos < end:
         key, pos = _read_varint(data, pos)
         field, wt = key >> 3, key & 7
-        value: int | bytes
-        if wt == VARINT:
-            value, pos = _read_varint(data, pos)
-        elif wt == I64 or wt == I32:
-            size = 8 if wt == I64 else 4
-            if pos + size > end:
-                raise ValueError("truncated fixed-width field")
-            value, pos = data[pos : pos + size], pos + size
-        elif wt == LEN:
-            size, pos = _read_varint(data, pos)
-            if pos + size > end:
-                raise ValueError("truncated length-delimited field")
-            value, pos = data[pos : pos + size], pos + size
-        elif wt == SGROUP:
-            # An unknown (proto2-style) group is valid; protobuf skips it whole.
-            value, pos = b"", _skip_group(data, pos, field)
-        else:
-            raise ValueError(f"unsupported wire type {wt}")
+        value, pos = _read_value(data, pos, field, wt)
         if field == 1:
             if wt != wire_type:
                 raise ValueError(f"field 1 has wire type {wt}, expected {wire_type}")
@@ -75,27 +58,34 @@ def read_field1(data: bytes, wire_type: int) -> int | bytes | None:
     return found
 
 
+def _read_value(data: bytes, pos: int, field: int, wt: int) -> tuple[int | bytes, int]:
+    """Read the value of one field whose key was just read; return it and the next position."""
+    if wt == VARINT:
+        return _read_varint(data, pos)
+    if wt == I64 or wt == I32:
+        size = 8 if wt == I64 else 4
+        if pos + size > len(data):
+            raise ValueError("truncated fixed-width field")
+        return data[pos : pos + size], pos + size
+    if wt == LEN:
+        size, pos = _read_varint(data, pos)
+        if pos + size > len(data):
+            raise ValueError("truncated length-delimited field")
+        return data[pos : pos + size], pos + size
+    if wt == SGROUP:
+        # An unknown (proto2-style) group is valid; protobuf skips it whole.
+        return b"", _skip_group(data, pos, field)
+    raise ValueError(f"unsupported wire type {wt}")
+
+
 def _skip_group(data: bytes, pos: int, group: int) -> int:
     """Return the position just after the end-group tag that closes ``group``."""
-    end = len(data)
-    while pos < end:
+    while pos < len(data):
         key, pos = _read_varint(data, pos)
         field, wt = key >> 3, key & 7
-        if wt == VARINT:
-            _, pos = _read_varint(data, pos)
-        elif wt == I64 or wt == I32:
-            pos += 8 if wt == I64 else 4
-        elif wt == LEN:
-            size, pos = _read_varint(data, pos)
-            pos += size
-        elif wt == SGROUP:
-            pos = _skip_group(data, pos, field)
-        elif wt == EGROUP:
+        if wt == EGROUP:
             if field != group:
                 raise ValueError(f"group {group} closed by end-group tag of field {field}")
             return pos
-        else:
-            raise ValueError(f"unsupported wire type {wt}")
-        if pos > end:
-            raise ValueError("truncated field inside a group")
+        _, pos = _read_value(data, pos, field, wt)
     raise ValueError(f"group {group} is not closed")

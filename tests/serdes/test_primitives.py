@@ -289,6 +289,8 @@ class TestDecodeErrors:
             (INT, b"\x0e", "unsupported wire type 6"),
             (INT, b"\x13\x18\x01", "group 2 is not closed"),
             (INT, b"\x13\x1c", "group 2 closed by end-group tag of field 3"),
+            (INT, b"\x13\x1d\x01", "truncated fixed-width field"),
+            (INT, b"\x14", "unsupported wire type 4"),
         ],
     )
     def test_invalid_encodings(self, type_: Type[Any], data: bytes, reason: str) -> None:
