@@ -173,10 +173,6 @@ class Engine:
 
     # -- running ------------------------------------------------------------
 
-    @property
-    def idle(self) -> bool:
-        return not self.mailbox and not self.in_flight and not self._due_timers_left()
-
     async def run_until_idle(self) -> None:
         """Do all the work there is without the clock moving."""
         requests = 0
@@ -218,10 +214,6 @@ class Engine:
     def pending_timers(self) -> list[PendingTimer]:
         return [entry[2].public() for entry in sorted(self.timers) if not entry[2].cancelled]
 
-    def _due_timers_left(self) -> bool:
-        due = self.next_due_ms()
-        return due is not None and due <= self.clock.now_ms()
-
     def _fire_due_timers(self) -> None:
         now = self.clock.now_ms()
         while self.timers and self.timers[0][0] <= now:
@@ -246,8 +238,8 @@ class Engine:
     async def _complete(self, target: Address, batch: list[Invocation]) -> None:
         where = f"{target.typename} id={target.id!r}"
         # Each Incomplete answer must register something new (else the runtime
-        # loops forever), so this ends after at most one round per state.
-        while True:
+        # loops forever); an endpoint that keeps inventing states is cut off too.
+        for _ in range(self.max_requests):
             body = self._request(target, batch)
             response = await self._call(target, body, batch, where)
             if response.HasField("incomplete_invocation_context"):
@@ -257,6 +249,9 @@ class Engine:
             plan = self._check(target, response.invocation_result, where)
             self._apply(target, plan)
             return
+        raise NotIdle(
+            f"{where} answered IncompleteInvocationContext {self.max_requests} times (max_requests)"
+        )
 
     def _request(self, target: Address, batch: list[Invocation]) -> bytes:
         request = ToFunction()
@@ -288,12 +283,10 @@ class Engine:
         return request.SerializeToString()
 
     def _read(self, address: Address, name: str, now: int) -> _Stored | None:
-        values = self.values.get(address)
-        stored = values.get(name) if values else None
-        if stored is None:
-            return None
-        if stored.expires_at is not None and stored.expires_at <= now:
-            del values[name]  # type: ignore[union-attr]  # `values` is set when `stored` is
+        values = self.values.get(address, {})
+        stored = values.get(name)
+        if stored is not None and stored.expires_at is not None and stored.expires_at <= now:
+            del values[name]  # Flink never returns an expired value, and clears it on access
             return None
         return stored
 

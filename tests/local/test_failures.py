@@ -21,6 +21,7 @@ from statefun.local import (
     EndpointFailure,
     LocalRuntime,
     MockTransport,
+    NotIdle,
     RoutingFailure,
     StateFailure,
 )
@@ -243,6 +244,20 @@ class TestState:
             "State `seen` is registered with type `test/Type1`, and cannot be registered again"
             " with type `test/Type2` (test/crafted id='c')"
         )
+
+    def test_an_endpoint_that_keeps_inventing_states(self) -> None:
+        names = iter(range(1000))
+
+        def answer(body: bytes) -> bytes:
+            response = FromFunction()
+            spec = response.incomplete_invocation_context.missing_values.add()
+            spec.state_name, spec.type_typename = f"s{next(names)}", "test/Type"
+            return response.SerializeToString()
+
+        runtime = LocalRuntime(transport=MockTransport(answer), max_requests=20)
+        runtime.send(TARGET, STRING, "go")
+        with pytest.raises(NotIdle, match="answered IncompleteInvocationContext 20 times"):
+            runtime.run_until_idle()
 
     def test_a_state_type_the_runtime_cannot_parse(self) -> None:
         with pytest.raises(StateFailure, match="State `seen` has an invalid type: 'a/b/c' is not a valid typename"):
