@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,23 @@ def test_runtime_typenames(text: str, parts: tuple[str, str]) -> None:
 def test_runtime_typenames_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_runtime_typename(text)
+
+
+def test_the_runtime_imports_yaml_and_aiohttp_only_when_used() -> None:
+    code = (
+        "import sys, statefun.local;"
+        " print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'aiohttp', 'hypothesis')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_without_pyyaml_loading_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['yaml'] = None\n"
+        "from statefun.local import Module\n"
+        "try:\n    Module.parse('')\n"
+        "except ImportError as e:\n    print(e)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "reading module.yaml needs PyYAML: pip install 'statefun-sdk[local]'"
