@@ -100,7 +100,7 @@ def assert_deterministic(
     messages = list(messages)
     first = _play(runtime, advance, lambda rt: _send_each(rt, type_, messages))
     second = _play(runtime, advance, lambda rt: _send_each(rt, type_, messages))
-    _assert_same(first, second, "the first run", "the second run", ordered=True)
+    _assert_same(first, second, "the first run", "the second run")
 
 
 def assert_batch_equivalent(
@@ -130,9 +130,7 @@ def assert_batch_equivalent(
     invocations = [Invocation(type_.typename, type_.encode(m.value), m.caller) for m in messages]
     single = _play(runtime, advance, lambda rt: _requests(rt, target, [[i] for i in invocations]))
     batched = _play(runtime, advance, lambda rt: _requests(rt, target, [invocations]))
-    _assert_same(
-        single, batched, f"{len(messages)} single requests", f"one batch of {len(messages)}", ordered=True
-    )
+    _assert_same(single, batched, f"{len(messages)} single requests", f"one batch of {len(messages)}")
 
 
 def _play(
@@ -161,7 +159,7 @@ def _requests(runtime: LocalRuntime, target: Address, batches: list[list[Invocat
         runtime._run(runtime._request(target, batch))
 
 
-def _assert_same(a: Outcome, b: Outcome, name_a: str, name_b: str, *, ordered: bool) -> None:
+def _assert_same(a: Outcome, b: Outcome, name_a: str, name_b: str) -> None:
     problems: list[str] = []
     for address in sorted(set(a.state) | set(b.state), key=str):
         left, right = a.state.get(address, {}), b.state.get(address, {})
@@ -171,8 +169,8 @@ def _assert_same(a: Outcome, b: Outcome, name_a: str, name_b: str, *, ordered: b
                     f"state `{spec}` of {address}: {left.get(spec)!r} after {name_a},"
                     f" {right.get(spec)!r} after {name_b}"
                 )
-    _compare("egress", a.egress, b.egress, name_a, name_b, ordered, problems)
-    _compare("pending timers", a.timers, b.timers, name_a, name_b, ordered, problems)
+    _compare("egress", a.egress, b.egress, name_a, name_b, problems)
+    _compare("pending timers", a.timers, b.timers, name_a, name_b, problems)
     if problems:
         raise AssertionError(f"{name_a} and {name_b} differ:\n  " + "\n  ".join(problems))
 
@@ -183,10 +181,9 @@ def _compare(
     b: Sequence[Any],
     name_a: str,
     name_b: str,
-    ordered: bool,
     problems: list[str],
 ) -> None:
-    if ordered and list(a) == list(b):
+    if list(a) == list(b):
         return
     only_a = Counter(a) - Counter(b)
     only_b = Counter(b) - Counter(a)
@@ -194,5 +191,5 @@ def _compare(
         problems.append(f"{what}: {item!r} only after {name_a}")
     for item in only_b.elements():
         problems.append(f"{what}: {item!r} only after {name_b}")
-    if ordered and not only_a and not only_b:
+    if not only_a and not only_b:
         problems.append(f"{what}: the same records in another order")
