@@ -7,12 +7,13 @@ Fixtures (see harness.py for the classes):
 * ``kafka`` (session) -> ``harness.KafkaBroker``: started once; ``kafka.reset_topics([...])``
   gives a test empty topics.
 * ``statefun_job`` (function) -> factory ``(module_dir, **opts) -> StatefunJob`` (started,
-  RUNNING). Every job it made is stopped after the test.
+  all tasks RUNNING). Every job it made is stopped after the test.
 * ``function_server`` (function) -> factory ``(argv, port=8000, env=None, cwd=None, name=...)
   -> FunctionServer`` (started, port open). Stopped after the test.
 
-When a test fails, its report gets a section naming the run folder plus the tails of the logs
-of the processes that test used.
+Every e2e test is bounded in wall-clock time (setup + call): 240 s, or
+``@pytest.mark.e2e_timeout(seconds)``. When a test fails, its report gets an "e2e logs" section
+naming the run folder, with the tails of the logs of Kafka and of every process the test started.
 
 Set ``STATEFUN_E2E=0`` to skip the suite (the only way to skip it: a missing Java/Maven is an
 error, not a skip).
@@ -22,22 +23,32 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import Callable
+from types import FrameType
+from typing import Any
 
 import pytest
 
 from . import harness
 
 E2E_DIR = Path(__file__).resolve().parent
+DEFAULT_TEST_TIMEOUT = 240
+
+StatefunJobFactory = Callable[..., harness.StatefunJob]
+FunctionServerFactory = Callable[..., harness.FunctionServer]
+
+
+def _is_e2e(item: pytest.Item) -> bool:
+    return E2E_DIR in Path(str(item.path)).resolve().parents
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "e2e_timeout(seconds): wall-clock bound of one e2e test (setup+call; default 240)"
+        "markers", "e2e: end-to-end test against the real StateFun runtime and Kafka (slow; needs Java, Maven)"
     )
     config.addinivalue_line(
-        "markers", "e2e: end-to-end test against the real StateFun runtime and Kafka (slow; needs Java, Maven)"
+        "markers", "e2e_timeout(seconds): wall-clock bound of one e2e test (setup + call; default 240)"
     )
     harness.install_sigterm_handler()
 
@@ -47,7 +58,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("STATEFUN_E2E", "").strip() == "0":
         skip = pytest.mark.skip(reason="STATEFUN_E2E=0: end-to-end tests disabled explicitly")
     for item in items:
-        if E2E_DIR not in Path(str(item.fspath)).resolve().parents:
+        if not _is_e2e(item):
             continue
         # kafka-python 3.0 loads its protocol schemas with the deprecated
         # importlib.resources.read_text/open_text; the project's `filterwarnings = error` would
@@ -58,25 +69,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+_RUN_KEY = pytest.StashKey[harness.RunDir]()
+_FIRST_PROC_KEY = pytest.StashKey[int]()
+
+
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    if report.failed and report.when in ("setup", "call", "teardown"):
-        run: harness.RunDir | None = getattr(item, "_e2e_run", None)
-        used: list[harness.ManagedProcess] = getattr(item, "_e2e_processes", [])
-        if run is not None:
-            lines = [f"e2e run folder: {run.path}"]
-            seen = set()
-            for p in used + list(getattr(item, "_e2e_session_processes", [])):
-                if p.log_path in seen:
-                    continue
-                seen.add(p.log_path)
-                lines.append(f"----- {p.name}: tail of {p.log_path} -----\n{harness.tail(p.log_path, 60)}")
-            report.sections.append(("e2e logs", "\n".join(lines)))
+    run = item.stash.get(_RUN_KEY, None)
+    if report.failed and run is not None:
+        first = item.stash.get(_FIRST_PROC_KEY, 0)
+        procs = [p for p in run.processes if p.name == "kafka"] + run.processes[first:]
+        lines = [f"e2e run folder: {run.path}"]
+        seen: set[Path] = set()
+        for p in procs:
+            if p.log_path in seen:
+                continue
+            seen.add(p.log_path)
+            lines.append(f"----- {p.name}: tail of {p.log_path} -----\n{harness.tail(p.log_path, 60)}")
+        report.sections.append(("e2e logs", "\n".join(lines)))
     return report
-
-
-DEFAULT_TEST_TIMEOUT = 240
 
 
 class E2ETimeout(BaseException):
@@ -84,15 +96,12 @@ class E2ETimeout(BaseException):
 
 
 @pytest.fixture(autouse=True)
-def _e2e_time_bound(request: pytest.FixtureRequest):
+def _e2e_time_bound(request: pytest.FixtureRequest) -> Generator[None, None, None]:
     """Bound each e2e test's own setup + call in wall-clock time (session fixtures excluded)."""
-    if E2E_DIR not in Path(str(request.node.fspath)).resolve().parents:
-        yield
-        return
     marker = request.node.get_closest_marker("e2e_timeout")
     seconds = int(marker.args[0]) if marker else DEFAULT_TEST_TIMEOUT
 
-    def on_alarm(signum, frame):  # noqa: ARG001
+    def on_alarm(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
         raise E2ETimeout(f"e2e test exceeded its {seconds}s bound")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -113,15 +122,24 @@ def e2e_runtime() -> harness.Runtime:
 
 
 @pytest.fixture(scope="session")
-def e2e_run() -> harness.RunDir:
+def e2e_run() -> Generator[harness.RunDir, None, None]:
     run = harness.RunDir()
     harness.log(f"e2e run folder: {run.path}")
     yield run
     run.stop_all()
 
 
+@pytest.fixture(autouse=True)
+def _e2e_track(request: pytest.FixtureRequest) -> None:
+    """Remember the run folder and which processes this test started, for the failure report."""
+    if "e2e_run" in request.fixturenames:
+        run: harness.RunDir = request.getfixturevalue("e2e_run")
+        request.node.stash[_RUN_KEY] = run
+        request.node.stash[_FIRST_PROC_KEY] = len(run.processes)
+
+
 @pytest.fixture(scope="session")
-def kafka(e2e_runtime: harness.Runtime, e2e_run: harness.RunDir) -> harness.KafkaBroker:
+def kafka(e2e_runtime: harness.Runtime, e2e_run: harness.RunDir) -> Generator[harness.KafkaBroker, None, None]:
     broker = harness.KafkaBroker(e2e_runtime, e2e_run)
     try:
         broker.start()
@@ -132,40 +150,22 @@ def kafka(e2e_runtime: harness.Runtime, e2e_run: harness.RunDir) -> harness.Kafk
     broker.stop()
 
 
-@pytest.fixture(autouse=True)
-def _e2e_track(request: pytest.FixtureRequest) -> None:
-    """Attach the run folder and used processes to the test item for the failure report."""
-    item = request.node
-    item._e2e_processes = []
-    if "e2e_run" in request.fixturenames or "kafka" in request.fixturenames:
-        item._e2e_run = request.getfixturevalue("e2e_run")
-    if "kafka" in request.fixturenames:
-        k = request.getfixturevalue("kafka")
-        item._e2e_session_processes = [k.process] if k.process else []
-
-
 @pytest.fixture
 def statefun_job(
-    request: pytest.FixtureRequest, e2e_runtime: harness.Runtime, e2e_run: harness.RunDir, kafka: harness.KafkaBroker
-) -> Callable[..., harness.StatefunJob]:
+    e2e_runtime: harness.Runtime, e2e_run: harness.RunDir, kafka: harness.KafkaBroker
+) -> Generator[StatefunJobFactory, None, None]:
     """Factory: ``statefun_job(module_dir, savepoint=None, checkpoint_interval="2s", ...)``.
 
-    Returns a started job whose tasks are all RUNNING. For a restart from a savepoint use
-    ``job.restart_from(path, module_dir=...)`` and then ``track(new_job.start())`` -- or just call
-    the factory again with ``savepoint=path``.
+    Returns a started job whose tasks are all RUNNING (keyword options: see
+    ``harness.StatefunJob``). To restore, call it again with ``savepoint=path`` (path from
+    ``job.cancel_with_savepoint()``), with the same or another module folder.
     """
     jobs: list[harness.StatefunJob] = []
-    request.node._e2e_run = e2e_run
 
-    def make(module_dir, **opts) -> harness.StatefunJob:
+    def make(module_dir: str | Path, **opts: Any) -> harness.StatefunJob:
         job = harness.StatefunJob(e2e_runtime, e2e_run, module_dir, **opts)
         jobs.append(job)
-        try:
-            job.start()
-        finally:
-            if job.process:
-                request.node._e2e_processes.append(job.process)
-        return job
+        return job.start()
 
     yield make
     for job in reversed(jobs):
@@ -173,28 +173,18 @@ def statefun_job(
 
 
 @pytest.fixture
-def function_server(request: pytest.FixtureRequest, e2e_run: harness.RunDir) -> Callable[..., harness.FunctionServer]:
+def function_server(e2e_run: harness.RunDir) -> Generator[FunctionServerFactory, None, None]:
     """Factory: ``function_server(argv, port=8000, env=None, cwd=None, name="function")``.
 
     Returns a started server (port open). ``srv.kill()`` SIGKILLs it, ``srv.start()`` /
-    ``srv.restart()`` bring it back with the same argv.
+    ``srv.restart()`` bring it back with the same argv. Runs in the repo root with the repo on
+    PYTHONPATH unless ``cwd``/``env`` say otherwise.
     """
     servers: list[harness.FunctionServer] = []
-    request.node._e2e_run = e2e_run
 
-    def make(argv, port: int = harness.FUNCTION_PORT, **kw) -> harness.FunctionServer:
+    def make(argv: Sequence[str], port: int = harness.FUNCTION_PORT, **kw: Any) -> harness.FunctionServer:
         srv = harness.FunctionServer(e2e_run, argv, port=port, **kw)
         servers.append(srv)
-        orig_start = srv.start
-
-        def start(*a, **k):  # remember every incarnation's process for the failure report
-            try:
-                return orig_start(*a, **k)
-            finally:
-                if srv.process and srv.process not in request.node._e2e_processes:
-                    request.node._e2e_processes.append(srv.process)
-
-        srv.start = start  # type: ignore[method-assign]
         return srv.start()
 
     yield make

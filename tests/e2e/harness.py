@@ -40,7 +40,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 STATEFUN_VERSION = "3.3.0"
 FLINK_VERSION = "1.16.2"
@@ -56,6 +56,9 @@ KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
 FLINK_REST_PORT = 8081
 FUNCTION_PORT = 8000
+
+
+T = TypeVar("T")
 
 
 class HarnessError(RuntimeError):
@@ -131,12 +134,12 @@ def ensure_ports_free(ports: Iterable[int], what: str) -> None:
 
 
 def wait_until(
-    predicate: Callable[[], object],
+    predicate: Callable[[], T | None],
     timeout: float,
     what: str,
     interval: float = 0.25,
     check: Callable[[], None] | None = None,
-):
+) -> T:
     """Poll ``predicate`` until truthy; ``check`` may raise early (e.g. process died)."""
     deadline = time.monotonic() + timeout
     last_exc: BaseException | None = None
@@ -204,7 +207,7 @@ def default_cache_dir(kver: str | None = None) -> Path:
 MARKER = ".complete.json"
 
 
-def _run(cmd: Sequence[str], log_file: Path, timeout: float, cwd: Path | None = None) -> None:
+def _run(cmd: Sequence[object], log_file: Path, timeout: float, cwd: Path | None = None) -> None:
     log(f"$ {' '.join(map(str, cmd))}")
     with open(log_file, "ab") as lf:
         lf.write(f"\n$ {' '.join(map(str, cmd))}\n".encode())
@@ -436,7 +439,7 @@ class ManagedProcess:
         self.log_path = Path(log_path)
         self.env = env
         self.cwd = cwd
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "ManagedProcess":
         if self.running:
@@ -638,7 +641,9 @@ class KafkaBroker:
         )
         import base64
 
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # "-..." would parse as an option (Kafka's own ids avoid it too)
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         _run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
                         "--ignore-formatted", heap="256m"),
              self.dir / "format.log", timeout=120)
@@ -665,8 +670,8 @@ class KafkaBroker:
 
     # ---- kafka-python helpers -------------------------------------------------------
 
-    def admin(self):
-        from kafka.admin import KafkaAdminClient
+    def admin(self) -> Any:
+        from kafka.admin import KafkaAdminClient  # type: ignore[import-untyped]
 
         return KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000,
                                 client_id="statefun-e2e-admin")
@@ -680,13 +685,13 @@ class KafkaBroker:
 
     def create_topics(self, names: Iterable[str], partitions: int = 1, timeout: float = 30) -> None:
         from kafka.admin import NewTopic
-        from kafka.errors import TopicAlreadyExistsError
+        from kafka.errors import TopicAlreadyExistsError  # type: ignore[import-untyped]
 
         names = list(names)
         admin = self.admin()
         try:
             for name in names:
-                def create(name=name) -> bool:
+                def create(name: str = name) -> bool:
                     try:
                         admin.create_topics([NewTopic(name, partitions, 1)], timeout_ms=10_000)
                     except TopicAlreadyExistsError:
@@ -699,7 +704,7 @@ class KafkaBroker:
         wait_until(lambda: self._have_leaders(names), timeout, f"leaders for topics {names}", interval=0.3)
 
     def _have_leaders(self, names: list[str]) -> bool:
-        from kafka import KafkaConsumer
+        from kafka import KafkaConsumer  # type: ignore[import-untyped]
 
         c = KafkaConsumer(bootstrap_servers=self.bootstrap)
         try:
@@ -735,7 +740,7 @@ class KafkaBroker:
         """Send ``(key, value)`` pairs (str is UTF-8 encoded) in order and flush."""
         from kafka import KafkaProducer
 
-        def b(x):
+        def b(x: bytes | str | None) -> bytes | None:
             return x.encode("utf-8") if isinstance(x, str) else x
 
         p = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0,
@@ -812,13 +817,14 @@ class KafkaBroker:
 # --------------------------------------------------------------------------------------
 
 
-def http_json(method: str, url: str, body: dict | None = None, timeout: float = 10) -> dict:
+def http_json(method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 10) -> dict[str, Any]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
                                  headers={"Content-Type": "application/json"} if data else {})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         raw = resp.read()
-    return json.loads(raw) if raw else {}
+    result: dict[str, Any] = json.loads(raw) if raw else {}
+    return result
 
 
 class StatefunJob:
@@ -923,13 +929,14 @@ class StatefunJob:
                 # all tasks deployed and running, not only the job
                 tasks = j.get("tasks", {})
                 if tasks and tasks.get("running", 0) == tasks.get("total", -1):
-                    return j["jid"]
+                    return str(j["jid"])
         return None
 
     def state(self) -> str | None:
         if not self.job_id:
             return None
-        return http_json("GET", f"{self.rest}/jobs/{self.job_id}", timeout=5).get("state")
+        state = http_json("GET", f"{self.rest}/jobs/{self.job_id}", timeout=5).get("state")
+        return str(state) if state is not None else None
 
     def check_alive(self) -> None:
         """Raise with the log tail if the JVM died (e.g. the job failed for good)."""
@@ -944,7 +951,7 @@ class StatefunJob:
     def log_offset(self) -> int:
         return self.process.log_offset() if self.process else 0
 
-    def checkpoints(self) -> dict:
+    def checkpoints(self) -> dict[str, Any]:
         return http_json("GET", f"{self.rest}/jobs/{self.job_id}/checkpoints", timeout=5)
 
     def completed_checkpoints(self) -> int:
@@ -969,7 +976,7 @@ class StatefunJob:
         return rest.rstrip(".")
 
     def _await_savepoint(self, url: str, timeout: float) -> str:
-        def done():
+        def done() -> str | None:
             try:
                 r = http_json("GET", url, timeout=5)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -987,7 +994,7 @@ class StatefunJob:
             op = r.get("operation", {})
             if "failure-cause" in op:
                 raise HarnessError(f"savepoint failed: {json.dumps(op['failure-cause'])[:4000]}")
-            return op["location"]
+            return str(op["location"])
 
         return wait_until(done, timeout, "the savepoint", interval=0.2)
 
@@ -996,6 +1003,10 @@ class StatefunJob:
 
         Waits for the JVM to exit and returns the savepoint path (``file:/...``) for
         ``StatefunJob(..., savepoint=path)``.
+
+        Stop-with-savepoint (``POST /jobs/<id>/stop``, ``flink stop``) is deliberately not
+        offered: with StateFun 3.3 on Flink 1.16 the legacy Kafka source task fails during the
+        stop (``Handover$ClosedException``), the savepoint fails and the job restarts.
         """
         assert self.job_id and self.process
         target = self.dir / "savepoints"
@@ -1003,17 +1014,6 @@ class StatefunJob:
                          {"target-directory": f"file://{target}", "cancel-job": True})
         path = self._await_savepoint(f"{self.rest}/jobs/{self.job_id}/savepoints/{trig['request-id']}", timeout)
         log(f"savepoint {path}; job cancelled")
-        self._wait_exit(timeout)
-        return path
-
-    def stop_with_savepoint(self, drain: bool = False, timeout: float = 120) -> str:
-        """Stop-with-savepoint (REST ``POST /jobs/<id>/stop``, like ``flink stop``)."""
-        assert self.job_id and self.process
-        target = self.dir / "savepoints"
-        trig = http_json("POST", f"{self.rest}/jobs/{self.job_id}/stop",
-                         {"targetDirectory": f"file://{target}", "drain": drain})
-        path = self._await_savepoint(f"{self.rest}/jobs/{self.job_id}/savepoints/{trig['request-id']}", timeout)
-        log(f"savepoint {path}; job stopped")
         self._wait_exit(timeout)
         return path
 
@@ -1031,9 +1031,9 @@ class StatefunJob:
         if self.process:
             self.process.stop(timeout=20)
 
-    def restart_from(self, savepoint: str, module_dir: Path | str | None = None, **kw) -> "StatefunJob":
+    def restart_from(self, savepoint: str, module_dir: Path | str | None = None, **kw: Any) -> "StatefunJob":
         """A new job (new folder, new JVM) restored from ``savepoint``, optionally with another module."""
-        opts = dict(
+        opts: dict[str, Any] = dict(
             checkpoint_interval=self.checkpoint_interval, restart_attempts=self.restart_attempts,
             rest_port=self.rest_port, heap=self.heap, job_name=self.job_name, flink_conf=self.flink_conf,
         )
@@ -1110,7 +1110,7 @@ def install_sigterm_handler() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
-    def handler(signum, frame):  # noqa: ARG001
+    def handler(signum: int, frame: object) -> None:  # noqa: ARG001
         raise KeyboardInterrupt(f"signal {signum}")
 
     for s in (signal.SIGTERM, signal.SIGHUP):

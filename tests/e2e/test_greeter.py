@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 
 import pytest
 
 from . import harness
+from .conftest import FunctionServerFactory, StatefunJobFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -27,24 +29,30 @@ NAMES = ["Ana", "Bo", "Cy"]
 TOPICS = ["names", "greetings"]
 
 
-def greet_records(names, rounds: int = 1):
+def greet_records(names: Iterable[str], rounds: int = 1) -> list[tuple[str, str]]:
     """``rounds`` visits of every name, interleaved (Ana, Bo, Cy, Ana, ...)."""
     return [(n, json.dumps({"name": n})) for _ in range(rounds) for n in names]
 
 
-def greetings_by_name(records) -> dict[str, list[str]]:
+def greetings_by_name(records: Iterable[tuple[bytes | None, bytes]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key, value in records:
+        assert key is not None, f"greeting without a key: {value!r}"
         out.setdefault(key.decode("utf-8"), []).append(value.decode("utf-8"))
     return out
 
 
-def expected(names, first: int, last: int) -> dict[str, list[str]]:
+def expected(names: Iterable[str], first: int, last: int) -> dict[str, list[str]]:
     return {n: [f"Hello {n}! You have been seen {v} times." for v in range(first, last + 1)] for n in names}
 
 
+Greeter = tuple[harness.KafkaBroker, harness.FunctionServer, harness.StatefunJob]
+
+
 @pytest.fixture
-def greeter(kafka, function_server, statefun_job):
+def greeter(
+    kafka: harness.KafkaBroker, function_server: FunctionServerFactory, statefun_job: StatefunJobFactory
+) -> Greeter:
     """Fresh topics, our SDK serving the greeter, and the StateFun job with the example module."""
     assert (GREETER_DIR / "module.yaml").is_file(), f"missing {GREETER_DIR / 'module.yaml'}"
     kafka.reset_topics(TOPICS)
@@ -54,7 +62,7 @@ def greeter(kafka, function_server, statefun_job):
 
 
 @pytest.mark.e2e_timeout(180)
-def test_every_visit_is_greeted_in_order(greeter):
+def test_every_visit_is_greeted_in_order(greeter: Greeter) -> None:
     kafka, fn, job = greeter
     kafka.produce("names", greet_records(NAMES, rounds=3))
 
@@ -65,7 +73,7 @@ def test_every_visit_is_greeted_in_order(greeter):
 
 
 @pytest.mark.e2e_timeout(240)
-def test_function_server_crash_is_retried(greeter):
+def test_function_server_crash_is_retried(greeter: Greeter) -> None:
     kafka, fn, job = greeter
     kafka.produce("names", greet_records(NAMES, rounds=1))
     assert greetings_by_name(kafka.consume("greetings", 3, timeout=90)) == expected(NAMES, 1, 1)
@@ -83,7 +91,7 @@ def test_function_server_crash_is_retried(greeter):
 
 
 @pytest.mark.e2e_timeout(300)
-def test_state_survives_savepoint_and_restore(greeter, statefun_job):
+def test_state_survives_savepoint_and_restore(greeter: Greeter, statefun_job: StatefunJobFactory) -> None:
     kafka, fn, job = greeter
     kafka.produce("names", greet_records(NAMES, rounds=2))
     assert greetings_by_name(kafka.consume("greetings", 6, timeout=90)) == expected(NAMES, 1, 2)
