@@ -73,14 +73,29 @@ class StateError(StatefunError):
 class UndeclaredState(StateError, LookupError):
     """Raised when a function reads or writes a spec it did not declare."""
 
-    def __init__(self, name: str, declared: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        name: str,
+        declared: tuple[str, ...],
+        *,
+        declared_as: object = None,
+        given: object = None,
+    ) -> None:
         self.name = name
         self.declared = declared
-        listed = ", ".join(f"`{d}`" for d in declared) or "none"
-        super().__init__(
-            f"state `{name}` is not declared by this function (declared: {listed});"
-            " add its ValueSpec to `specs=`"
-        )
+        if declared_as is not None:
+            # The same name with another type or expiry: a copy that drifted.
+            message = (
+                f"state `{name}` is declared as {declared_as!r}, not {given!r};"
+                " use the declared ValueSpec"
+            )
+        else:
+            listed = ", ".join(f"`{d}`" for d in declared) or "none"
+            message = (
+                f"state `{name}` is not declared by this function (declared: {listed});"
+                " add its ValueSpec to `specs=`"
+            )
+        super().__init__(message)
 
     def __str__(self) -> str:  # LookupError would quote the message like a key
         return str(self.args[0])

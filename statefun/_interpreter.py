@@ -34,6 +34,10 @@ _EXPIRE_MODE = {
 
 def incomplete(missing: Iterable[ValueSpec[Any]]) -> bytes:
     """The answer that asks the runtime to register ``missing`` and send the batch again."""
+    missing = list(missing)
+    if not missing:
+        # The runtime would register nothing and resend the batch forever (protocol.md §1.10).
+        raise ValueError("an IncompleteInvocationContext must name at least one missing spec")
     response = FromFunction()
     context = response.incomplete_invocation_context
     for spec in missing:

@@ -21,7 +21,7 @@ _ONE_MS = timedelta(milliseconds=1)
 ExpireMode = Literal["none", "after_write", "after_call"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ValueSpec(Generic[T]):
     """Declares one state value of a function: its name, type and expiry.
 
@@ -78,6 +78,14 @@ class ValueSpec(Generic[T]):
                     f"ValueSpec `{self.name}`: {option}={value!r} must be at least 1 millisecond;"
                     " leave it out for no expiry"
                 )
+
+    def __repr__(self) -> str:
+        options = "".join(
+            f", {option}={getattr(self, option)!r}"
+            for option in ("expire_after_write", "expire_after_call")
+            if getattr(self, option) is not None
+        )
+        return f"ValueSpec({self.name!r}, {self.type.typename!r}{options})"
 
     @property
     def expire_mode(self) -> ExpireMode:

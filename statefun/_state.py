@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar, final
 
-from ._errors import StateTypeMismatch, UndeclaredState
+from ._errors import UndeclaredState
 from ._slots import slot_setter
 from ._spec import ValueSpec
 
@@ -131,7 +131,7 @@ class State:
         if declared is not spec and declared != spec:  # `is` first: the common case is cheap
             if declared is None:
                 raise UndeclaredState(spec.name, tuple(self._specs))
-            raise StateTypeMismatch(spec.name, declared.type.typename, spec.type.typename)
+            raise UndeclaredState(spec.name, tuple(self._specs), declared_as=declared, given=spec)
 
     def _items(self) -> Iterator[tuple[str, object]]:
         for name, spec in self._specs.items():

@@ -5,21 +5,22 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import ClientSession, web
 
-from examples.greeter.functions import GREET
+from examples.greeter.functions import GREET, GreetRequest
 from examples.greeter.functions import functions as greeter_functions
 from statefun import INT, Address, Functions, Message, Result, Send, State, ValueSpec
+from statefun._generated.request_reply_pb2 import FromFunction
 from statefun.aiohttp import make_app
-from tests.requests import from_function, to_function
+from tests.wire.builders import call, request, typed
 
-GREET_ANA = (GREET.typename, b'{"name": "Ana"}')
+ANA = Address("example/person", "Ana")
+GREET_ANA = call(typed(GREET, GreetRequest("Ana")))
 
-Post = Callable[[bytes], Awaitable[tuple[int, dict[str, str], bytes]]]
 
 
 @asynccontextmanager
@@ -60,11 +61,11 @@ def fresh_greeter() -> web.Application:
 
 class TestAnswers:
     def test_success_is_200_with_exactly_octet_stream(self) -> None:
-        body = to_function("example/person", "Ana", [GREET_ANA], state={"visits": None})
+        body = request(ANA, GREET_ANA, state={"visits": None})
         status, headers, answer = run(fresh_greeter(), body)
         assert status == 200
         assert headers["Content-Type"] == "application/octet-stream"
-        result = from_function(answer).invocation_result
+        result = FromFunction.FromString(answer).invocation_result
         assert [m.state_name for m in result.state_mutations] == ["visits"]
         assert result.outgoing_messages[0].target.id == "Ana"
 
@@ -73,18 +74,18 @@ class TestAnswers:
 
         async def go() -> None:
             async with serving(app) as (base, session):
-                first = to_function("example/person", "Ana", [GREET_ANA])
+                first = request(ANA, GREET_ANA)
                 status, _, answer = await post(session, base + "/statefun", first)
                 assert status == 200
-                missing = from_function(answer).incomplete_invocation_context.missing_values
+                missing = FromFunction.FromString(answer).incomplete_invocation_context.missing_values
                 assert [(m.state_name, m.type_typename) for m in missing] == [
                     ("visits", "io.statefun.types/int")
                 ]
                 # The runtime registers the state and sends the same batch again.
-                again = to_function("example/person", "Ana", [GREET_ANA], state={"visits": None})
+                again = request(ANA, GREET_ANA, state={"visits": None})
                 status, _, answer = await post(session, base + "/statefun", again)
                 assert status == 200
-                mutation = from_function(answer).invocation_result.state_mutations[0]
+                mutation = FromFunction.FromString(answer).invocation_result.state_mutations[0]
                 assert INT.decode(mutation.state_value.value) == 1
 
         asyncio.run(go())
@@ -101,7 +102,7 @@ class TestAnswers:
         assert (status, answer) == (400, b"the ToFunction message holds no invocation batch\n")
 
     def test_unknown_function_is_404_naming_it(self) -> None:
-        body = to_function("example/nobody", "x", [GREET_ANA])
+        body = request(Address("example/nobody", "x"), GREET_ANA)
         status, _, answer = run(fresh_greeter(), body)
         assert (status, answer) == (404, b"no function is registered for `example/nobody`\n")
 
@@ -115,20 +116,20 @@ class TestAnswers:
 
     def test_body_over_the_limit_is_413(self) -> None:
         app = make_app(greeter_functions, max_body_size=1024)
-        body = to_function("example/person", "Ana", [GREET_ANA] * 100, state={"visits": None})
+        body = request(ANA, *[GREET_ANA] * 100, state={"visits": None})
         assert len(body) > 1024
         status, _, _ = run(app, body)
         assert status == 413
 
     def test_default_limit_accepts_the_runtimes_32_mib(self) -> None:
-        big = (GREET.typename, b'{"name": "' + b"a" * (20 * 1024 * 1024) + b'"}')
-        body = to_function("example/person", "Ana", [big], state={"visits": None})
+        big = call(typed(GREET, GreetRequest("a" * (20 * 1024 * 1024))))
+        body = request(ANA, big, state={"visits": None})
         status, _, answer = run(fresh_greeter(), body)
         assert status == 200
-        assert len(from_function(answer).invocation_result.outgoing_messages) == 1
+        assert len(FromFunction.FromString(answer).invocation_result.outgoing_messages) == 1
 
     def test_path_is_configurable(self) -> None:
-        body = to_function("example/person", "Ana", [GREET_ANA], state={"visits": None})
+        body = request(ANA, GREET_ANA, state={"visits": None})
         status, _, _ = run(make_app(greeter_functions, path="/fn"), body, path="/fn")
         assert status == 200
 
@@ -160,8 +161,9 @@ class TestFunctionErrors:
     def test_a_raising_function_is_500_and_logged_once(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
-        body = to_function(
-            "test/fails", "id-7", [(INT.typename, INT.encode(n)) for n in (1, 2, 3, 4)],
+        body = request(
+            Address("test/fails", "id-7"),
+            *[call(typed(INT, n)) for n in (1, 2, 3, 4)],
             state={"count": None},
         )
         with caplog.at_level(logging.ERROR, logger="statefun"):
@@ -191,10 +193,9 @@ class TestFairness:
             started.set()  # lets the test send the small request while the batch runs
             return Result(state.set(COUNT, (state.get(COUNT) or 0) + msg.value))
 
-        huge = to_function(
-            "test/count", "big", [(INT.typename, INT.encode(1))] * 10_000, state={"count": None}
-        )
-        small = to_function("test/count", "small", [(INT.typename, INT.encode(1))], state={"count": None})
+        one = call(typed(INT, 1))
+        huge = request(Address("test/count", "big"), *[one] * 10_000, state={"count": None})
+        small = request(Address("test/count", "small"), one, state={"count": None})
 
         async def go() -> list[str]:
             finished: list[str] = []

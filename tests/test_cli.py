@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from examples.greeter.functions import GREET
-from statefun import INT
-from tests.requests import from_function, to_function
+from examples.greeter.functions import GREET, GreetRequest
+from statefun import INT, Address
+from statefun._generated.request_reply_pb2 import FromFunction
+from tests.wire.builders import call, request, typed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,19 +79,19 @@ class TestServe:
         self, server: tuple[subprocess.Popen[str], int]
     ) -> None:
         _, port = server
-        greet = (GREET.typename, b'{"name": "Ana"}')
-        status, content_type, body = post(port, to_function("example/person", "Ana", [greet]))
+        ana = Address("example/person", "Ana")
+        greet = call(typed(GREET, GreetRequest("Ana")))
+        status, content_type, body = post(port, request(ana, greet))
         assert (status, content_type) == (200, "application/octet-stream")
-        missing = from_function(body).incomplete_invocation_context.missing_values
+        missing = FromFunction.FromString(body).incomplete_invocation_context.missing_values
         assert [m.state_name for m in missing] == ["visits"]
 
         status, _, body = post(
             port,
-            to_function("example/person", "Ana", [greet, greet],
-                        state={"visits": (INT.typename, INT.encode(4))}),
+            request(ana, greet, greet, state={"visits": typed(INT, 4)}),
         )
         assert status == 200
-        result = from_function(body).invocation_result
+        result = FromFunction.FromString(body).invocation_result
         assert [INT.decode(m.state_value.value) for m in result.state_mutations] == [6]
         assert [m.argument.value for m in result.outgoing_messages] == [
             b'{"name":"Ana","visits":5}', b'{"name":"Ana","visits":6}',

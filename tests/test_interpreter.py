@@ -231,6 +231,11 @@ class TestAStateBuiltFromScratch:
 
 
 class TestIncomplete:
+    def test_never_empty(self) -> None:
+        with pytest.raises(ValueError) as info:
+            incomplete([])
+        assert str(info.value) == "an IncompleteInvocationContext must name at least one missing spec"
+
     def test_every_spec_with_type_and_expiration(self) -> None:
         specs: list[ValueSpec[Any]] = [
             VISITS,

@@ -42,9 +42,10 @@ class TestFields:
             spec.name = "other"  # type: ignore[misc]
 
     def test_repr(self) -> None:
-        assert repr(ValueSpec("visits", INT)) == (
-            "ValueSpec(name='visits', type=Type('io.statefun.types/int', IntSerde()),"
-            " expire_after_write=None, expire_after_call=None)"
+        assert repr(ValueSpec("visits", INT)) == "ValueSpec('visits', 'io.statefun.types/int')"
+        assert repr(ValueSpec("seen", STRING, expire_after_write=timedelta(minutes=1))) == (
+            "ValueSpec('seen', 'io.statefun.types/string',"
+            " expire_after_write=datetime.timedelta(seconds=60))"
         )
 
 

@@ -77,11 +77,21 @@ class TestUndeclared:
             State.of(VISITS).delete(OTHER)
 
     def test_a_spec_of_the_same_name_but_another_type(self) -> None:
-        with pytest.raises(StateTypeMismatch) as info:
+        with pytest.raises(UndeclaredState) as info:
             State.of(VISITS).get(ValueSpec("visits", LONG))
         assert str(info.value) == (
-            "state `visits` is stored as `io.statefun.types/long` but its ValueSpec says"
-            " `io.statefun.types/int`; a registered state cannot change type, use a new state name"
+            "state `visits` is declared as ValueSpec('visits', 'io.statefun.types/int'),"
+            " not ValueSpec('visits', 'io.statefun.types/long'); use the declared ValueSpec"
+        )
+
+    def test_a_spec_of_the_same_name_but_another_expiry(self) -> None:
+        drifted = ValueSpec("visits", INT, expire_after_call=timedelta(seconds=1))
+        with pytest.raises(UndeclaredState) as info:
+            State.of(VISITS).set(drifted, 1)
+        assert str(info.value) == (
+            "state `visits` is declared as ValueSpec('visits', 'io.statefun.types/int'),"
+            " not ValueSpec('visits', 'io.statefun.types/int',"
+            " expire_after_call=datetime.timedelta(seconds=1)); use the declared ValueSpec"
         )
 
     def test_an_equal_spec_is_the_declared_one(self) -> None:
