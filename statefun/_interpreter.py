@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._address import Address
 from ._effects import CancelDelayed, Effect, Egress, KafkaRecord, KinesisRecord, Send, SendAfter
 from ._errors import DefinitionError
 from ._generated.kafka_egress_pb2 import KafkaProducerRecord
 from ._generated.kinesis_egress_pb2 import KinesisEgressRecord
-from ._generated.request_reply_pb2 import FromFunction
+from ._generated.request_reply_pb2 import Address as PbAddress
+from ._generated.request_reply_pb2 import FromFunction, TypedValue
 from ._spec import ValueSpec
 from ._state import ABSENT, Origin, State, check_declared, declared, origin_of, written
 
@@ -67,16 +69,11 @@ def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect])
         match effect:
             case Send():
                 out = result.outgoing_messages.add()
-                target = out.target
-                target.namespace = effect.target.namespace
-                target.type = effect.target.name
-                target.id = effect.target.id
-                arg = out.argument
-                arg.typename = effect.type.typename
-                arg.has_value = True
-                arg.value = effect.type.encode(effect.value)
+                _address(out.target, effect.target)
+                _typed(out.argument, effect.type.typename, effect.type.encode(effect.value))
             case SendAfter():
                 token = effect.cancellation_token
+                delayed = result.delayed_invocations.add()
                 if token is not None:
                     if token in pending_tokens:
                         raise DefinitionError(
@@ -84,42 +81,22 @@ def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect])
                             " response; the runtime would fail the job on the second"
                         )
                     pending_tokens.add(token)
-                delayed = result.delayed_invocations.add()
-                delayed.delay_in_ms = effect.delay_ms
-                if token is not None:
                     delayed.cancellation_token = token
-                target = delayed.target
-                target.namespace = effect.target.namespace
-                target.type = effect.target.name
-                target.id = effect.target.id
-                arg = delayed.argument
-                arg.typename = effect.type.typename
-                arg.has_value = True
-                arg.value = effect.type.encode(effect.value)
+                delayed.delay_in_ms = effect.delay_ms
+                _address(delayed.target, effect.target)
+                _typed(delayed.argument, effect.type.typename, effect.type.encode(effect.value))
             case CancelDelayed():
                 pending_tokens.discard(effect.token)
                 cancel = result.delayed_invocations.add()
                 cancel.is_cancellation_request = True
                 cancel.cancellation_token = effect.token
             case Egress():
-                egress = result.outgoing_egresses.add()
-                egress.egress_namespace = effect.namespace
-                egress.egress_type = effect.name
-                arg = egress.argument
-                arg.typename = effect.type.typename
-                arg.has_value = True
-                arg.value = effect.type.encode(effect.value)
+                _egress(result, effect, effect.type.typename, effect.type.encode(effect.value))
             case KafkaRecord():
                 kafka = KafkaProducerRecord(topic=effect.topic, value_bytes=effect.value)
                 if effect.key is not None:
                     kafka.key = effect.key
-                egress = result.outgoing_egresses.add()
-                egress.egress_namespace = effect.namespace
-                egress.egress_type = effect.name
-                arg = egress.argument
-                arg.typename = KAFKA_TYPENAME
-                arg.has_value = True
-                arg.value = kafka.SerializeToString()
+                _egress(result, effect, KAFKA_TYPENAME, kafka.SerializeToString())
             case KinesisRecord():
                 kinesis = KinesisEgressRecord(
                     stream=effect.stream,
@@ -128,15 +105,35 @@ def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect])
                 )
                 if effect.explicit_hash_key is not None:
                     kinesis.explicit_hash_key = effect.explicit_hash_key
-                egress = result.outgoing_egresses.add()
-                egress.egress_namespace = effect.namespace
-                egress.egress_type = effect.name
-                arg = egress.argument
-                arg.typename = KINESIS_TYPENAME
-                arg.has_value = True
-                arg.value = kinesis.SerializeToString()
+                _egress(result, effect, KINESIS_TYPENAME, kinesis.SerializeToString())
             case _:
                 raise DefinitionError(f"{effect!r} is not one of the six effects")
+
+
+def _address(out: PbAddress, address: Address) -> None:
+    out.namespace = address.namespace
+    out.type = address.name
+    out.id = address.id
+
+
+def _typed(out: TypedValue, typename: str, data: bytes) -> None:
+    # has_value is always true: an empty value is a real value (the zero of
+    # a primitive), and the runtime stores a MODIFY's bytes regardless.
+    out.typename = typename
+    out.has_value = True
+    out.value = data
+
+
+def _egress(
+    result: FromFunction.InvocationResponse,
+    effect: Egress[object] | KafkaRecord | KinesisRecord,
+    typename: str,
+    data: bytes,
+) -> None:
+    egress = result.outgoing_egresses.add()
+    egress.egress_namespace = effect.namespace
+    egress.egress_type = effect.name
+    _typed(egress.argument, typename, data)
 
 
 def _mutations(
@@ -171,10 +168,7 @@ def _mutations(
         mutation = result.state_mutations.add()
         mutation.mutation_type = _MODIFY
         mutation.state_name = name
-        tv = mutation.state_value
-        tv.typename = spec.type.typename
-        tv.has_value = True
-        tv.value = data
+        _typed(mutation.state_value, spec.type.typename, data)
 
 
 def _value_or_absent(state: State, spec: ValueSpec[Any]) -> object:
