@@ -86,6 +86,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if p.log_path in seen:
                 continue
             seen.add(p.log_path)
+            summary = harness.error_summary(p.log_path)
+            if summary:
+                lines.append(f"----- {p.name}: exceptions in {p.log_path} -----\n{summary}")
             lines.append(f"----- {p.name}: tail of {p.log_path} -----\n{harness.tail(p.log_path, 60)}")
         report.sections.append(("e2e logs", "\n".join(lines)))
     return report

@@ -396,6 +396,26 @@ def tail(path: Path | str, lines: int = 60) -> str:
     return "\n".join(data.splitlines()[-lines:])
 
 
+def error_summary(path: Path | str, limit: int = 12) -> str:
+    """The distinct exception lines of a log (``...Exception: msg``, ``Caused by: ...``), last first
+    seen order kept: usually the root cause of a JVM failure, which a plain tail may miss."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    seen: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("at ") or stripped.startswith("..."):
+            continue
+        if stripped.startswith("Caused by:") or ("Exception: " in stripped) or ("Error: " in stripped):
+            short = stripped[:400]
+            if short in seen:
+                seen.remove(short)
+            seen.append(short)
+    return "\n".join(seen[-limit:])
+
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -476,9 +496,11 @@ class ManagedProcess:
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
+            summary = error_summary(self.log_path)
             raise HarnessError(
-                f"{self.name} exited early with code {self.proc.returncode}; "
-                f"log {self.log_path}:\n{tail(self.log_path, 80)}"
+                f"{self.name} exited early with code {self.proc.returncode}; log {self.log_path}\n"
+                + (f"--- exceptions in the log ---\n{summary}\n" if summary else "")
+                + f"--- tail ---\n{tail(self.log_path, 60)}"
             )
 
     def _signal(self, sig: int) -> None:
@@ -561,13 +583,19 @@ class RunDir:
     """A per-run folder holding every process's log and working files.
 
     Default: a fresh ``statefun-e2e-run-*`` under ``$STATEFUN_E2E_RUNS`` or the temp dir.
-    It is kept afterwards (small) so a failure can be inspected.
+    It is kept afterwards (logs, Kafka data, checkpoints: a few MB) so a failure can be
+    inspected; only the newest ``KEEP`` such folders are kept.
     """
+
+    KEEP = 10  # older statefun-e2e-run-* folders in the same base folder are removed
 
     def __init__(self, path: Path | None = None):
         if path is None:
             base = Path(os.environ.get("STATEFUN_E2E_RUNS", tempfile.gettempdir()))
             base.mkdir(parents=True, exist_ok=True)
+            old = sorted(base.glob("statefun-e2e-run-*"), key=lambda p: p.name)
+            for stale in old[: max(0, len(old) - (self.KEEP - 1))]:
+                shutil.rmtree(stale, ignore_errors=True)
             path = Path(tempfile.mkdtemp(prefix=time.strftime("statefun-e2e-run-%Y%m%d-%H%M%S-"), dir=base))
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -1026,10 +1054,17 @@ class StatefunJob:
             self.process.stop()
         # the REST port must be free before a restart binds it again
         wait_until(lambda: not port_open(self.rest_port), 30, "Flink REST port to close")
+        self._drop_tmp()
 
     def stop(self) -> None:
         if self.process:
             self.process.stop(timeout=20)
+        self._drop_tmp()
+
+    def _drop_tmp(self) -> None:
+        # io.tmp.dirs holds ~36 MB of extracted jars (akka RPC) per JVM: not worth keeping
+        if self.process is None or not self.process.running:
+            shutil.rmtree(self.dir / "tmp", ignore_errors=True)
 
     def restart_from(self, savepoint: str, module_dir: Path | str | None = None, **kw: Any) -> "StatefunJob":
         """A new job (new folder, new JVM) restored from ``savepoint``, optionally with another module."""
