@@ -21,6 +21,7 @@ Command line (used by ``scripts/e2e``)::
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import ctypes
 import fcntl
@@ -667,8 +668,6 @@ class KafkaBroker:
             .replace("@CONTROLLER_PORT@", str(self.controller_port))
             .replace("@PORT@", str(self.port))
         )
-        import base64
-
         cluster_id = "-"
         while cluster_id.startswith("-"):  # "-..." would parse as an option (Kafka's own ids avoid it too)
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
