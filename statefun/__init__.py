@@ -30,6 +30,7 @@ from ._effects import (
 )
 from ._errors import (
     DefinitionError,
+    InvalidResult,
     InvalidTypeName,
     InvocationFailed,
     MalformedRequest,
@@ -65,6 +66,7 @@ __all__ = (
     "Function",
     "Functions",
     "Handler",
+    "InvalidResult",
     "InvalidTypeName",
     "InvocationFailed",
     "KafkaRecord",

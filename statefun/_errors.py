@@ -13,7 +13,8 @@
      ├── RequestError                       the request itself is wrong (the HTTP layer maps these)
      │    ├── MalformedRequest (ValueError) not a valid ToFunction: 400
      │    └── UnknownFunction (LookupError) no function of that type is registered: 404
-     └── InvocationFailed                   a function raised; the cause is its own exception
+     ├── InvocationFailed                   a function raised; the cause is its own exception
+     └── InvalidResult                      a batch's results cannot become a response
 
 Errors a user can fix in code also subclass the builtin they would expect, so
 ``except ValueError`` keeps working.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 __all__ = (
     "DefinitionError",
+    "InvalidResult",
     "InvalidTypeName",
     "InvocationFailed",
     "MalformedRequest",
@@ -171,4 +173,23 @@ class InvocationFailed(StatefunError):
         super().__init__(
             f"function `{function}` id={id!r} raised on `{typename}`"
             f" (message {index + 1} of {batch_size})"
+        )
+
+
+class InvalidResult(StatefunError):
+    """Raised when what a batch returned cannot become a response; nothing of it is emitted.
+
+    For example a value its serde cannot encode, two pending delayed messages
+    with one cancellation token, or a State declaring specs the function does
+    not. The underlying error is the ``__cause__``; ``function``, ``id`` and
+    ``batch_size`` say which batch it was.
+    """
+
+    def __init__(self, function: str, id: str, batch_size: int, reason: object) -> None:
+        self.function = function
+        self.id = id
+        self.batch_size = batch_size
+        super().__init__(
+            f"function `{function}` id={id!r}: the results of a batch of {batch_size}"
+            f" message{'s' if batch_size != 1 else ''} cannot be sent: {reason}"
         )

@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 from ._address import Address, trusted_address
 from ._effects import Effect, Result
 from ._errors import (
+    InvalidResult,
     InvocationFailed,
     MalformedRequest,
     StateTypeMismatch,
@@ -140,7 +141,10 @@ class Handler:
                 if now - last_yield >= _YIELD_EVERY_SECONDS:
                     await _YIELD
                     last_yield = time.perf_counter()
-        return interpret(function.spec_map, origin, state, effects)
+        try:
+            return interpret(function.spec_map, origin, state, effects)
+        except Exception as exc:
+            raise InvalidResult(typename, target.id, count, exc) from exc
 
     def handle_sync(self, body: bytes) -> bytes:
         """Like :meth:`handle`, without an event loop; usable inside a running loop too.

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ._errors import InvocationFailed, RequestError
+from ._errors import InvalidResult, InvocationFailed, RequestError
 from ._handler import Handler
 from ._registry import Functions
 
@@ -48,7 +48,7 @@ def make_handler(functions: Functions) -> Callable[[web.Request], Awaitable[web.
             answer = await handler.handle(body)
         except RequestError as exc:
             return web.Response(status=exc.status, text=f"{exc}\n")
-        except InvocationFailed as exc:
+        except (InvocationFailed, InvalidResult) as exc:
             logger.error("%s", exc, exc_info=exc.__cause__ or exc)
             return web.Response(status=500, text=f"{exc}\n")
         except Exception as exc:

@@ -213,3 +213,28 @@ class TestFairness:
             return finished
 
         assert asyncio.run(go()) == ["small", "huge"]
+
+
+class TestResultErrors:
+    def test_a_result_that_cannot_be_encoded_is_500_naming_the_batch(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        functions = Functions()
+
+        @functions.bind("test/overflow", accepts=INT)
+        def overflow(state: State, msg: Message[int]) -> Result:
+            # INT is 32-bit: the SDK can only find out when it encodes the value.
+            return Result(state, [Send(Address("test/overflow", "x"), INT, 2**40)])
+
+        body = request(Address("test/overflow", "id-9"), call(typed(INT, 1)), call(typed(INT, 2)))
+        with caplog.at_level(logging.ERROR, logger="statefun"):
+            status, _, answer = run(make_app(functions), body)
+        assert status == 500
+        assert answer == (
+            b"function `test/overflow` id='id-9': the results of a batch of 2 messages cannot be"
+            b" sent: `io.statefun.types/int`: cannot encode a `int`: 1099511627776 is outside"
+            b" the 32-bit range; use LONG\n"
+        )
+        [record] = [r for r in caplog.records if r.name == "statefun"]
+        assert record.exc_info is not None
+        assert type(record.exc_info[1]).__name__ == "SerdeError"

@@ -27,6 +27,7 @@ from statefun import (
     Egress,
     Functions,
     Handler,
+    InvalidResult,
     InvalidTypeName,
     KafkaRecord,
     KinesisRecord,
@@ -300,11 +301,15 @@ class TestCancellationTokens:
             SendAfter(timedelta(0), PEER, INT, 1, cancellation_token="t"),
             SendAfter(timedelta(0), PEER, INT, 2, cancellation_token="t"),
         ]
-        with pytest.raises(DefinitionError) as info:
+        with pytest.raises(InvalidResult) as info:
             rec.run(request(SELF, call(typed(INT, 1))))
-        assert str(info.value) == (
+        assert isinstance(info.value.__cause__, DefinitionError)
+        assert str(info.value.__cause__) == (
             "two delayed messages use cancellation token 't' in one response;"
             " the runtime would fail the job on the second"
+        )
+        assert (info.value.function, info.value.id, info.value.batch_size) == (
+            SELF.typename, SELF.id, 1
         )
 
     def test_a_token_is_free_again_once_cancelled(self) -> None:
