@@ -1,0 +1,155 @@
+"""The benchmark contract (shared/bench/CONTRACT.md): payloads and expected answers.
+
+Runs inside every worker, whatever its venv: it reads answers with whichever
+generated protobuf classes that venv has (ours under ``statefun._generated``,
+the official SDK's as ``statefun.*_pb2``) and compares *decoded* values with
+the contract's expected answer, never JSON bytes. ``check`` raises
+``ContractError`` on the first difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+WORKLOADS = ("w1_greeter", "w2_batch", "w3_fanout", "w4_cold")
+INVOCATIONS = {"w1_greeter": 1, "w2_batch": 100, "w3_fanout": 1, "w4_cold": 1}
+
+KAFKA_TYPENAME = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
+INT_TYPENAME = "io.statefun.types/int"
+STRING_TYPENAME = "io.statefun.types/string"
+PROFILE_TYPENAME = "bench.types/profile"
+
+
+def payload_dir() -> Path:
+    env = os.environ.get("BENCH_PAYLOADS")
+    if env:
+        return Path(env)
+    # bench/ sits in the project checkout; shared/ is beside the checkout.
+    return Path(__file__).resolve().parents[2] / "shared" / "bench" / "payloads"
+
+
+def load_payloads(directory: Path | None = None) -> dict[str, bytes]:
+    """The four request bodies, checked against manifest.json (size and sha256)."""
+    directory = directory or payload_dir()
+    manifest = json.loads((directory / "manifest.json").read_text())
+    out: dict[str, bytes] = {}
+    for name in WORKLOADS:
+        entry = manifest["workloads"][name]
+        data = (directory / entry["file"]).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if len(data) != entry["bytes"] or digest != entry["sha256"]:
+            raise ContractError(f"{name}: payload does not match manifest.json ({len(data)} B, {digest})")
+        out[name] = data
+    return out
+
+
+def greeting(name: str, seen: int) -> str:
+    return f"Hello {name}! You have been seen {seen} times."
+
+
+class ContractError(AssertionError):
+    pass
+
+
+def generated() -> Any:
+    """The generated protobuf modules of this venv, as a namespace with pb2 attributes."""
+    try:  # ours
+        from statefun._generated import kafka_egress_pb2, request_reply_pb2, types_pb2
+    except ImportError:  # the official SDK ships them at the package top level
+        from statefun import kafka_egress_pb2, request_reply_pb2, types_pb2  # type: ignore[attr-defined,no-redef]
+
+    class Pb:
+        rr = request_reply_pb2
+        types = types_pb2
+        kafka = kafka_egress_pb2
+
+    return Pb
+
+
+def _eq(what: str, got: object, want: object) -> None:
+    if got != want:
+        raise ContractError(f"{what}: got {got!r}, expected {want!r}")
+
+
+def check(name: str, request: bytes, answer: bytes) -> None:
+    """Raise ContractError unless ``answer`` decodes to the contract's answer for ``name``."""
+    pb = generated()
+    response = pb.rr.FromFunction.FromString(answer)
+    if name == "w4_cold":
+        _check_w4(pb, response)
+        return
+    _eq(f"{name}: response kind", response.WhichOneof("response"), "invocation_result")
+    result = response.invocation_result
+
+    def string(tv: Any) -> str:
+        _eq(f"{name}: typename", tv.typename, STRING_TYPENAME)
+        _eq(f"{name}: has_value", tv.has_value, True)
+        return str(pb.types.StringWrapper.FromString(tv.value).value)
+
+    def integer(tv: Any) -> int:
+        _eq(f"{name}: typename", tv.typename, INT_TYPENAME)
+        _eq(f"{name}: has_value", tv.has_value, True)
+        return int(pb.types.IntWrapper.FromString(tv.value).value)
+
+    def kafka() -> list[tuple[str, str, str, str, bytes]]:
+        out = []
+        for egress in result.outgoing_egresses:
+            _eq(f"{name}: egress typename", egress.argument.typename, KAFKA_TYPENAME)
+            _eq(f"{name}: egress has_value", egress.argument.has_value, True)
+            rec = pb.kafka.KafkaProducerRecord.FromString(egress.argument.value)
+            out.append((f"{egress.egress_namespace}/{egress.egress_type}", rec.topic, rec.key, rec.value_bytes))
+        return out
+
+    MODIFY = pb.rr.FromFunction.PersistedValueMutation.MODIFY
+    if name == "w1_greeter":
+        _eq("w1: mutations", [(m.mutation_type, m.state_name, integer(m.state_value)) for m in result.state_mutations],
+            [(MODIFY, "seen", 42)])
+        _eq("w1: kafka", kafka(), [("bench.io/greetings", "greetings", "alice", greeting("Alice", 42).encode())])
+        _eq("w1: messages", len(result.outgoing_messages), 0)
+        _eq("w1: delayed", len(result.delayed_invocations), 0)
+    elif name == "w2_batch":
+        req = pb.rr.ToFunction.FromString(request)
+        [original] = [s.state_value.value for s in req.invocation.state if s.state_name == "profile"]
+        mutations = list(result.state_mutations)
+        _eq("w2: mutated states", [m.state_name for m in mutations], ["counter", "profile"])
+        counter, profile = mutations
+        _eq("w2: counter", (counter.mutation_type, integer(counter.state_value)), (MODIFY, 6050))
+        _eq("w2: profile kind", (profile.mutation_type, profile.state_value.typename, profile.state_value.has_value),
+            (MODIFY, PROFILE_TYPENAME, True))
+        _eq("w2: profile", json.loads(profile.state_value.value),
+            {**json.loads(original), "n": 100, "last": 100, "total": 5050})
+        _eq("w2: messages", len(result.outgoing_messages), 0)
+        _eq("w2: delayed", len(result.delayed_invocations), 0)
+        _eq("w2: egress", len(result.outgoing_egresses), 0)
+    elif name == "w3_fanout":
+        _eq("w3: messages", [((m.target.namespace, m.target.type, m.target.id), string(m.argument))
+                             for m in result.outgoing_messages],
+            [(("bench.fns", "sink", f"sink-{i}"), f"order-42#{i}") for i in range(10)])
+        _eq("w3: delayed count", len(result.delayed_invocations), 1)
+        d = result.delayed_invocations[0]
+        _eq("w3: delayed", (d.is_cancellation_request, d.delay_in_ms, d.cancellation_token,
+                            (d.target.namespace, d.target.type, d.target.id), string(d.argument)),
+            (False, 5000, "timeout-order-42", ("bench.fns", "timer", "hub-1"), "order-42"))
+        _eq("w3: kafka", kafka(), [("bench.io/events", t, "hub-1", f"order-42@{t}".encode())
+                                   for t in ("events-a", "events-b")])
+        _eq("w3: mutations", len(result.state_mutations), 0)
+    else:
+        raise ContractError(f"unknown workload {name}")
+
+
+def _check_w4(pb: Any, response: Any) -> None:
+    _eq("w4: response kind", response.WhichOneof("response"), "incomplete_invocation_context")
+    mode = pb.rr.FromFunction.ExpirationSpec
+    _eq("w4: missing specs", [
+        (s.state_name, s.type_typename, s.HasField("expiration_spec"), s.expiration_spec.mode,
+         s.expiration_spec.expire_after_millis)
+        for s in response.incomplete_invocation_context.missing_values
+    ], [
+        ("visits", INT_TYPENAME, True, mode.NONE, 0),
+        ("name", STRING_TYPENAME, True, mode.AFTER_WRITE, 60_000),
+        ("profile", PROFILE_TYPENAME, True, mode.AFTER_INVOKE, 3_600_000),
+    ])
