@@ -10,6 +10,9 @@ Fixtures (see harness.py for the classes):
   all tasks RUNNING). Every job it made is stopped after the test.
 * ``function_server`` (function) -> factory ``(argv, port=8000, env=None, cwd=None, name=...)
   -> FunctionServer`` (started, port open). Stopped after the test.
+* ``module_statefun_job`` / ``module_function_server`` (module): the same factories, but what
+  they start lives until the test module ends, so several tests share one job (start-up costs
+  10-15 s). Tests sharing a job keep apart by using their own ids (Kafka keys).
 
 Every e2e test is bounded in wall-clock time (setup + call): 240 s, or
 ``@pytest.mark.e2e_timeout(seconds)``. When a test fails, its report gets an "e2e logs" section
@@ -79,7 +82,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     run = item.stash.get(_RUN_KEY, None)
     if report.failed and run is not None:
         first = item.stash.get(_FIRST_PROC_KEY, 0)
-        procs = [p for p in run.processes if p.name == "kafka"] + run.processes[first:]
+        # Kafka, processes still running (e.g. a module-scoped job), and those this test started
+        procs = [p for p in run.processes if p.name == "kafka"]
+        procs += [p for p in run.processes[:first] if p.running] + run.processes[first:]
         lines = [f"e2e run folder: {run.path}"]
         seen: set[Path] = set()
         for p in procs:
@@ -153,6 +158,32 @@ def kafka(e2e_runtime: harness.Runtime, e2e_run: harness.RunDir) -> Generator[ha
     broker.stop()
 
 
+def _job_factory(runtime: harness.Runtime, run: harness.RunDir) -> Generator[StatefunJobFactory, None, None]:
+    jobs: list[harness.StatefunJob] = []
+
+    def make(module_dir: str | Path, **opts: Any) -> harness.StatefunJob:
+        job = harness.StatefunJob(runtime, run, module_dir, **opts)
+        jobs.append(job)
+        return job.start()
+
+    yield make
+    for job in reversed(jobs):
+        job.stop()
+
+
+def _server_factory(run: harness.RunDir) -> Generator[FunctionServerFactory, None, None]:
+    servers: list[harness.FunctionServer] = []
+
+    def make(argv: Sequence[str], port: int = harness.FUNCTION_PORT, **kw: Any) -> harness.FunctionServer:
+        srv = harness.FunctionServer(run, argv, port=port, **kw)
+        servers.append(srv)
+        return srv.start()
+
+    yield make
+    for srv in reversed(servers):
+        srv.stop()
+
+
 @pytest.fixture
 def statefun_job(
     e2e_runtime: harness.Runtime, e2e_run: harness.RunDir, kafka: harness.KafkaBroker
@@ -163,16 +194,7 @@ def statefun_job(
     ``harness.StatefunJob``). To restore, call it again with ``savepoint=path`` (path from
     ``job.cancel_with_savepoint()``), with the same or another module folder.
     """
-    jobs: list[harness.StatefunJob] = []
-
-    def make(module_dir: str | Path, **opts: Any) -> harness.StatefunJob:
-        job = harness.StatefunJob(e2e_runtime, e2e_run, module_dir, **opts)
-        jobs.append(job)
-        return job.start()
-
-    yield make
-    for job in reversed(jobs):
-        job.stop()
+    yield from _job_factory(e2e_runtime, e2e_run)
 
 
 @pytest.fixture
@@ -183,13 +205,18 @@ def function_server(e2e_run: harness.RunDir) -> Generator[FunctionServerFactory,
     ``srv.restart()`` bring it back with the same argv. Runs in the repo root with the repo on
     PYTHONPATH unless ``cwd``/``env`` say otherwise.
     """
-    servers: list[harness.FunctionServer] = []
+    yield from _server_factory(e2e_run)
 
-    def make(argv: Sequence[str], port: int = harness.FUNCTION_PORT, **kw: Any) -> harness.FunctionServer:
-        srv = harness.FunctionServer(e2e_run, argv, port=port, **kw)
-        servers.append(srv)
-        return srv.start()
 
-    yield make
-    for srv in reversed(servers):
-        srv.stop()
+@pytest.fixture(scope="module")
+def module_statefun_job(
+    e2e_runtime: harness.Runtime, e2e_run: harness.RunDir, kafka: harness.KafkaBroker
+) -> Generator[StatefunJobFactory, None, None]:
+    """``statefun_job`` whose jobs live until the test module ends (for a module-scoped fixture)."""
+    yield from _job_factory(e2e_runtime, e2e_run)
+
+
+@pytest.fixture(scope="module")
+def module_function_server(e2e_run: harness.RunDir) -> Generator[FunctionServerFactory, None, None]:
+    """``function_server`` whose servers live until the test module ends."""
+    yield from _server_factory(e2e_run)

@@ -803,6 +803,20 @@ class KafkaBroker:
         read_committed: bool = True,
         settle: float = 0.0,
     ) -> list[tuple[bytes | None, bytes]]:
+        records = self.consume_records(
+            topic, lambda recs: done([(r.key, r.value) for r in recs]), timeout, read_committed, settle
+        )
+        return [(r.key, r.value) for r in records]
+
+    def consume_records(
+        self,
+        topic: str,
+        done: Callable[[list["Received"]], bool],
+        timeout: float = 60,
+        read_committed: bool = True,
+        settle: float = 0.0,
+    ) -> list["Received"]:
+        """Like :meth:`consume_until`, with each record's Kafka timestamp and arrival time."""
         from kafka import KafkaConsumer, TopicPartition
 
         c = KafkaConsumer(
@@ -812,7 +826,7 @@ class KafkaBroker:
             auto_offset_reset="earliest",
             isolation_level="read_committed" if read_committed else "read_uncommitted",
         )
-        out: list[tuple[bytes | None, bytes]] = []
+        out: list[Received] = []
         try:
             parts = wait_until(lambda: c.partitions_for_topic(topic), 30, f"metadata for topic {topic}")
             tps = [TopicPartition(topic, p) for p in sorted(parts)]
@@ -830,13 +844,26 @@ class KafkaBroker:
                     break
                 if now >= deadline:
                     break
-                batch = c.poll(timeout_ms=500)
+                batch = c.poll(timeout_ms=200)
+                arrived = time.time()
                 for tp in tps:
                     for m in batch.get(tp, []):
-                        out.append((m.key, m.value))
+                        out.append(Received(m.key, m.value, m.timestamp / 1000.0, arrived, m.offset))
         finally:
             c.close()
         return out
+
+
+@dataclass(frozen=True)
+class Received:
+    """One consumed record: ``timestamp`` is the record's Kafka timestamp and ``arrived`` the
+    consumer's wall clock when it was polled (both in seconds since the epoch)."""
+
+    key: bytes | None
+    value: bytes
+    timestamp: float
+    arrived: float
+    offset: int
 
 
 # --------------------------------------------------------------------------------------
