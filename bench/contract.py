@@ -95,8 +95,8 @@ def check(name: str, request: bytes, answer: bytes) -> None:
         _eq(f"{name}: has_value", tv.has_value, True)
         return int(pb.types.IntWrapper.FromString(tv.value).value)
 
-    def kafka() -> list[tuple[str, str, str, str, bytes]]:
-        out = []
+    def kafka() -> list[tuple[str, str, str, bytes]]:
+        out: list[tuple[str, str, str, bytes]] = []
         for egress in result.outgoing_egresses:
             _eq(f"{name}: egress typename", egress.argument.typename, KAFKA_TYPENAME)
             _eq(f"{name}: egress has_value", egress.argument.has_value, True)
