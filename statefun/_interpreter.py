@@ -142,7 +142,8 @@ def _mutations(
     origin: Origin,
     state: State,
 ) -> None:
-    if origin_of(state) is origin:
+    derived = origin_of(state) is origin
+    if derived:
         # Derived from the batch's own state: only what was written can differ.
         changes: Iterable[tuple[str, object]] = written(state).items()
     else:
@@ -163,8 +164,11 @@ def _mutations(
             continue
         spec = specs[name]
         data = spec.type.encode(value)
-        if data == before:
-            continue  # written back unchanged
+        if data == before and not (derived and spec.expire_after_write is not None):
+            # Written back unchanged: nothing to send. But a set() of a value with
+            # expire_after_write must restart its TTL (Flink's OnCreateAndWrite), so it is sent,
+            # as the official SDKs send every assignment.
+            continue
         mutation = result.state_mutations.add()
         mutation.mutation_type = _MODIFY
         mutation.state_name = name
