@@ -10,7 +10,7 @@ from ._typename import split_strict
 __all__ = ("Address",)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Address:
     """A function instance: its function type and an id within that type.
 
@@ -30,14 +30,18 @@ class Address:
     namespace: str = field(init=False, repr=False, compare=False)
     name: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        namespace, name = split_strict(self.typename, "Address typename")
-        if not isinstance(self.id, str):
-            raise TypeError(f"Address id must be a `str`, got `{type(self.id).__name__}`")
-        object.__setattr__(self, "namespace", namespace)
-        object.__setattr__(self, "name", name)
+    def __init__(self, typename: str, id: str) -> None:
+        namespace, name = split_strict(typename, "Address typename")
+        if not isinstance(id, str):
+            raise TypeError(f"Address id must be a `str`, got `{type(id).__name__}`")
+        _set_typename(self, typename)
+        _set_id(self, id)
+        _set_namespace(self, namespace)
+        _set_name(self, name)
 
 
+# Functions build addresses for every message they send: set the slots directly
+# rather than through the frozen dataclass's object.__setattr__.
 _new = object.__new__
 _set_typename = slot_setter(Address, "typename")
 _set_id = slot_setter(Address, "id")

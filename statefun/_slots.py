@@ -15,3 +15,9 @@ def slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
     """
     setter: Callable[[object, object], None] = vars(cls)[name].__set__
     return setter
+
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """Return the setters of slots ``names`` of ``cls``, in that order."""
+    return tuple(slot_setter(cls, name) for name in names)

@@ -96,27 +96,38 @@ class State:
             declared[spec.name] = spec
         return _make(declared, {}, _EMPTY_ORIGIN)
 
+    # get/set/delete run several times per message: the declared spec is almost
+    # always the very object passed in, so `is` decides before _check is called.
+
     def get(self, spec: ValueSpec[T]) -> T | None:
         """Return the value of ``spec``, or ``None`` if it has none."""
         name = spec.name
+        if self._specs.get(name) is not spec:
+            self._check(spec)
         value = self._values.get(name, _UNWRITTEN)
         if value is _UNWRITTEN:
-            self._check(spec)
             value = self._origin.value(spec)
         return None if value is ABSENT else value  # type: ignore[return-value]
 
     def set(self, spec: ValueSpec[T], value: T) -> State:
         """Return a copy of this State with ``spec`` set to ``value``."""
-        self._check(spec)
+        name = spec.name
+        if self._specs.get(name) is not spec:
+            self._check(spec)
         if value is None:
-            raise ValueError(f"State.set(`{spec.name}`, None): use State.delete to remove a value")
+            raise ValueError(f"State.set(`{name}`, None): use State.delete to remove a value")
         values = self._values.copy()
-        values[spec.name] = value
-        return _make(self._specs, values, self._origin)
+        values[name] = value
+        state: State = _new(State)
+        _set_specs(state, self._specs)
+        _set_values(state, values)
+        _set_origin(state, self._origin)
+        return state
 
     def delete(self, spec: ValueSpec[Any]) -> State:
         """Return a copy of this State with ``spec`` unset."""
-        self._check(spec)
+        if self._specs.get(spec.name) is not spec:
+            self._check(spec)
         values = self._values.copy()
         values[spec.name] = ABSENT
         return _make(self._specs, values, self._origin)
@@ -128,7 +139,7 @@ class State:
 
     def _check(self, spec: ValueSpec[Any]) -> None:
         declared = self._specs.get(spec.name)
-        if declared is not spec and declared != spec:  # `is` first: the common case is cheap
+        if declared != spec:
             if declared is None:
                 raise UndeclaredState(spec.name, tuple(self._specs))
             raise UndeclaredState(spec.name, tuple(self._specs), declared_as=declared, given=spec)

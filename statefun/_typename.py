@@ -21,12 +21,24 @@ def split(typename: str, what: str = "typename") -> tuple[str, str]:
     return namespace, name
 
 
+# Valid strict typenames seen so far. Functions build the same few addresses and
+# egress ids over and over; a bound keeps a stream of distinct names from growing it.
+_STRICT: dict[str, tuple[str, str]] = {}
+_STRICT_MAX = 4096
+
+
 def split_strict(typename: str, what: str = "typename") -> tuple[str, str]:
     """Split a typename the runtime parses with ``TypeName.parseFrom``: exactly one ``/``.
 
     That parse applies to state types, function types and egress ids.
     """
+    if type(typename) is str:
+        known = _STRICT.get(typename)
+        if known is not None:
+            return known
     namespace, name = split(typename, what)
     if "/" in namespace:
         raise InvalidTypeName(what, typename, "the runtime needs exactly one `/` here")
+    if len(_STRICT) < _STRICT_MAX:
+        _STRICT[typename] = (namespace, name)
     return namespace, name

@@ -26,6 +26,8 @@ _I32 = struct.Struct("<i")
 _I64 = struct.Struct("<q")
 _F32 = struct.Struct("<f")
 _F64 = struct.Struct("<d")
+# Tag and length of every string shorter than 128 bytes: most strings are.
+_STRING_TAGS = [bytes((0x0A, size)) for size in range(0x80)]
 _F32_POSITIVE_ZERO = bytes(4)
 
 
@@ -131,7 +133,10 @@ class _StringSerde:
         if not value:
             return b""
         data = value.encode("utf-8")
-        return b"\x0a" + varint(len(data)) + data
+        size = len(data)
+        if size < 0x80:  # the length is one varint byte
+            return _STRING_TAGS[size] + data
+        return b"\x0a" + varint(size) + data
 
     def decode(self, data: bytes, /) -> str:
         # The common case, a string under 128 bytes: tag, one length byte, text.
