@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -16,7 +17,8 @@ import pytest
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from statefun import Type
+from statefun import Address, Type
+from statefun.local import LocalRuntime
 
 from . import harness
 from .apps.features.functions import (
@@ -26,10 +28,12 @@ from .apps.features.functions import (
     TTL_COMMAND,
     TTL_OUT,
     TTL_REPORT,
+    WRITTEN,
     Sample,
     TtlCommand,
     TtlReport,
 )
+from .apps.features.functions import functions as features_functions
 from .conftest import FunctionServerFactory, StatefunJobFactory
 
 pytestmark = pytest.mark.e2e
@@ -135,12 +139,29 @@ def test_writing_the_same_value_again_restarts_expire_after_write(
     a MODIFY) and as Flink's ``OnCreateAndWrite`` means."""
     fn = TtlClient(kafka, features_job, new_id("rewrite"))
     ttl = TTL.total_seconds()
-    _, first = fn.send("set", "v")
+    _, first = fn.send("set", "v")  # written before `first`, so gone by `first + ttl` unless rewritten
     sleep_until(first + ttl / 2)
-    report, _ = fn.send("set", "v")  # the same value again
-    sleep_until(first + ttl + 1)  # past the first write's TTL, well within the second's
+    report, _ = fn.send("set", "v")
+    assert report.written_before == "v", "not a rewrite of the same value: the first write had expired"
+    sleep_until(first + ttl + 0.5)  # past the first write's TTL, within the second's
     report, _ = fn.send("get")
     assert report.written == "v", "the second write of the same value did not restart expire_after_write"
+
+
+def test_the_local_runtime_agrees_on_rewrites() -> None:
+    """The same timeline on the local runtime's virtual clock (no JVM needed)."""
+    runtime = LocalRuntime(features_functions)
+    address = Address("e2e/ttl", "rewrite")
+    ttl = TTL.total_seconds()
+    runtime.send(address, TTL_COMMAND, TtlCommand("set", 1, "v"))
+    runtime.run_until_idle()
+    runtime.advance(timedelta(seconds=ttl / 2))
+    runtime.send(address, TTL_COMMAND, TtlCommand("set", 2, "v"))
+    runtime.run_until_idle()
+    runtime.advance(timedelta(seconds=ttl / 2 + 0.5))
+    assert runtime.state(address, WRITTEN) == "v"
+    runtime.advance(timedelta(seconds=ttl / 2))
+    assert runtime.state(address, WRITTEN) is None
 
 
 # --------------------------------------------------------------------------------------

@@ -57,11 +57,13 @@ class TtlCommand(msgspec.Struct, frozen=True):
 
 
 class TtlReport(msgspec.Struct, frozen=True):
-    """The values as the function saw them (after a ``set``: as written)."""
+    """The values as the function left them (after a ``set``: as written), and the
+    expire-after-write value as it found it."""
 
     seq: int
     written: str | None
     called: str | None
+    written_before: str | None
 
 
 TTL_COMMAND = json_type("e2e/TtlCommand", TtlCommand)
@@ -73,9 +75,10 @@ CALLED = ValueSpec("called", STRING, expire_after_call=TTL)
 @functions.bind("e2e/ttl", accepts=TTL_COMMAND, specs=[WRITTEN, CALLED])
 def ttl(state: State, msg: Message[TtlCommand]) -> Result:
     command = msg.value
+    before = state.get(WRITTEN)
     if command.op == "set":
         state = state.set(WRITTEN, command.value).set(CALLED, command.value)
-    report = TtlReport(command.seq, state.get(WRITTEN), state.get(CALLED))
+    report = TtlReport(command.seq, state.get(WRITTEN), state.get(CALLED), before)
     record = KafkaRecord(EGRESS, topic=TTL_OUT, key=msg.target.id, value=TTL_REPORT.encode(report))
     return Result(state, [record])
 
