@@ -41,7 +41,10 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar
+
+if TYPE_CHECKING:  # kafka-python is imported where used: only the tests need it
+    from kafka.admin import KafkaAdminClient
 
 STATEFUN_VERSION = "3.3.0"
 FLINK_VERSION = "1.16.2"
@@ -697,8 +700,8 @@ class KafkaBroker:
 
     # ---- kafka-python helpers -------------------------------------------------------
 
-    def admin(self) -> Any:
-        from kafka.admin import KafkaAdminClient  # type: ignore[import-untyped]
+    def admin(self) -> KafkaAdminClient:
+        from kafka.admin import KafkaAdminClient
 
         return KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000,
                                 client_id="statefun-e2e-admin")
@@ -712,7 +715,7 @@ class KafkaBroker:
 
     def create_topics(self, names: Iterable[str], partitions: int = 1, timeout: float = 30) -> None:
         from kafka.admin import NewTopic
-        from kafka.errors import TopicAlreadyExistsError  # type: ignore[import-untyped]
+        from kafka.errors import TopicAlreadyExistsError
 
         names = list(names)
         admin = self.admin()
@@ -731,7 +734,7 @@ class KafkaBroker:
         wait_until(lambda: self._have_leaders(names), timeout, f"leaders for topics {names}", interval=0.3)
 
     def _have_leaders(self, names: list[str]) -> bool:
-        from kafka import KafkaConsumer  # type: ignore[import-untyped]
+        from kafka import KafkaConsumer
 
         c = KafkaConsumer(bootstrap_servers=self.bootstrap)
         try:
