@@ -42,7 +42,9 @@ def load_payloads(directory: Path | None = None) -> dict[str, bytes]:
         data = (directory / entry["file"]).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         if len(data) != entry["bytes"] or digest != entry["sha256"]:
-            raise ContractError(f"{name}: payload does not match manifest.json ({len(data)} B, {digest})")
+            raise ContractError(
+                f"{name}: payload does not match manifest.json ({len(data)} B, {digest})"
+            )
         out[name] = data
     return out
 
@@ -101,41 +103,85 @@ def check(name: str, request: bytes, answer: bytes) -> None:
             _eq(f"{name}: egress typename", egress.argument.typename, KAFKA_TYPENAME)
             _eq(f"{name}: egress has_value", egress.argument.has_value, True)
             rec = pb.kafka.KafkaProducerRecord.FromString(egress.argument.value)
-            out.append((f"{egress.egress_namespace}/{egress.egress_type}", rec.topic, rec.key, rec.value_bytes))
+            out.append(
+                (
+                    f"{egress.egress_namespace}/{egress.egress_type}",
+                    rec.topic,
+                    rec.key,
+                    rec.value_bytes,
+                )
+            )
         return out
 
     MODIFY = pb.rr.FromFunction.PersistedValueMutation.MODIFY
     if name == "w1_greeter":
-        _eq("w1: mutations", [(m.mutation_type, m.state_name, integer(m.state_value)) for m in result.state_mutations],
-            [(MODIFY, "seen", 42)])
-        _eq("w1: kafka", kafka(), [("bench.io/greetings", "greetings", "alice", greeting("Alice", 42).encode())])
+        _eq(
+            "w1: mutations",
+            [
+                (m.mutation_type, m.state_name, integer(m.state_value))
+                for m in result.state_mutations
+            ],
+            [(MODIFY, "seen", 42)],
+        )
+        _eq(
+            "w1: kafka",
+            kafka(),
+            [("bench.io/greetings", "greetings", "alice", greeting("Alice", 42).encode())],
+        )
         _eq("w1: messages", len(result.outgoing_messages), 0)
         _eq("w1: delayed", len(result.delayed_invocations), 0)
     elif name == "w2_batch":
         req = pb.rr.ToFunction.FromString(request)
-        [original] = [s.state_value.value for s in req.invocation.state if s.state_name == "profile"]
+        [original] = [
+            s.state_value.value for s in req.invocation.state if s.state_name == "profile"
+        ]
         mutations = list(result.state_mutations)
         _eq("w2: mutated states", [m.state_name for m in mutations], ["counter", "profile"])
         counter, profile = mutations
         _eq("w2: counter", (counter.mutation_type, integer(counter.state_value)), (MODIFY, 6050))
-        _eq("w2: profile kind", (profile.mutation_type, profile.state_value.typename, profile.state_value.has_value),
-            (MODIFY, PROFILE_TYPENAME, True))
-        _eq("w2: profile", json.loads(profile.state_value.value),
-            {**json.loads(original), "n": 100, "last": 100, "total": 5050})
+        _eq(
+            "w2: profile kind",
+            (profile.mutation_type, profile.state_value.typename, profile.state_value.has_value),
+            (MODIFY, PROFILE_TYPENAME, True),
+        )
+        _eq(
+            "w2: profile",
+            json.loads(profile.state_value.value),
+            {**json.loads(original), "n": 100, "last": 100, "total": 5050},
+        )
         _eq("w2: messages", len(result.outgoing_messages), 0)
         _eq("w2: delayed", len(result.delayed_invocations), 0)
         _eq("w2: egress", len(result.outgoing_egresses), 0)
     elif name == "w3_fanout":
-        _eq("w3: messages", [((m.target.namespace, m.target.type, m.target.id), string(m.argument))
-                             for m in result.outgoing_messages],
-            [(("bench.fns", "sink", f"sink-{i}"), f"order-42#{i}") for i in range(10)])
+        _eq(
+            "w3: messages",
+            [
+                ((m.target.namespace, m.target.type, m.target.id), string(m.argument))
+                for m in result.outgoing_messages
+            ],
+            [(("bench.fns", "sink", f"sink-{i}"), f"order-42#{i}") for i in range(10)],
+        )
         _eq("w3: delayed count", len(result.delayed_invocations), 1)
         d = result.delayed_invocations[0]
-        _eq("w3: delayed", (d.is_cancellation_request, d.delay_in_ms, d.cancellation_token,
-                            (d.target.namespace, d.target.type, d.target.id), string(d.argument)),
-            (False, 5000, "timeout-order-42", ("bench.fns", "timer", "hub-1"), "order-42"))
-        _eq("w3: kafka", kafka(), [("bench.io/events", t, "hub-1", f"order-42@{t}".encode())
-                                   for t in ("events-a", "events-b")])
+        _eq(
+            "w3: delayed",
+            (
+                d.is_cancellation_request,
+                d.delay_in_ms,
+                d.cancellation_token,
+                (d.target.namespace, d.target.type, d.target.id),
+                string(d.argument),
+            ),
+            (False, 5000, "timeout-order-42", ("bench.fns", "timer", "hub-1"), "order-42"),
+        )
+        _eq(
+            "w3: kafka",
+            kafka(),
+            [
+                ("bench.io/events", t, "hub-1", f"order-42@{t}".encode())
+                for t in ("events-a", "events-b")
+            ],
+        )
         _eq("w3: mutations", len(result.state_mutations), 0)
     else:
         raise ContractError(f"unknown workload {name}")
@@ -144,12 +190,21 @@ def check(name: str, request: bytes, answer: bytes) -> None:
 def _check_w4(pb: Any, response: Any) -> None:
     _eq("w4: response kind", response.WhichOneof("response"), "incomplete_invocation_context")
     mode = pb.rr.FromFunction.ExpirationSpec
-    _eq("w4: missing specs", [
-        (s.state_name, s.type_typename, s.HasField("expiration_spec"), s.expiration_spec.mode,
-         s.expiration_spec.expire_after_millis)
-        for s in response.incomplete_invocation_context.missing_values
-    ], [
-        ("visits", INT_TYPENAME, True, mode.NONE, 0),
-        ("name", STRING_TYPENAME, True, mode.AFTER_WRITE, 60_000),
-        ("profile", PROFILE_TYPENAME, True, mode.AFTER_INVOKE, 3_600_000),
-    ])
+    _eq(
+        "w4: missing specs",
+        [
+            (
+                s.state_name,
+                s.type_typename,
+                s.HasField("expiration_spec"),
+                s.expiration_spec.mode,
+                s.expiration_spec.expire_after_millis,
+            )
+            for s in response.incomplete_invocation_context.missing_values
+        ],
+        [
+            ("visits", INT_TYPENAME, True, mode.NONE, 0),
+            ("name", STRING_TYPENAME, True, mode.AFTER_WRITE, 60_000),
+            ("profile", PROFILE_TYPENAME, True, mode.AFTER_INVOKE, 3_600_000),
+        ],
+    )

@@ -50,7 +50,9 @@ STRING_T = "io.statefun.types/string"
 
 def _states(batch: Any) -> dict[str, bytes | None]:
     return {
-        s.state_name: (s.state_value.value if s.HasField("state_value") and s.state_value.has_value else None)
+        s.state_name: (
+            s.state_value.value if s.HasField("state_value") and s.state_value.has_value else None
+        )
         for s in batch.state
     }
 
@@ -169,7 +171,10 @@ def cold(batch: Any) -> bytes:
 
 
 ROUTES: dict[str, Callable[[Any], bytes]] = {
-    "greeter": greeter, "batch": batch_fn, "fanout": fanout, "cold": cold,
+    "greeter": greeter,
+    "batch": batch_fn,
+    "fanout": fanout,
+    "cold": cold,
 }
 
 

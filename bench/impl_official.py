@@ -38,8 +38,14 @@ def registry() -> Any:
         name = msg.as_string()
         seen = (ctx.storage.seen or 0) + 1
         ctx.storage.seen = seen
-        ctx.send_egress(sf.kafka_egress_message(
-            typename="bench.io/greetings", topic="greetings", key=ctx.address.id, value=greeting(name, seen)))
+        ctx.send_egress(
+            sf.kafka_egress_message(
+                typename="bench.io/greetings",
+                topic="greetings",
+                key=ctx.address.id,
+                value=greeting(name, seen),
+            )
+        )
 
     def batch(ctx: Any, msg: Any) -> None:
         delta = msg.as_int()
@@ -55,31 +61,49 @@ def registry() -> Any:
         arg = msg.as_string()
         own_id = ctx.address.id
         for i in range(10):
-            ctx.send(sf.message_builder(target_typename="bench.fns/sink", target_id=f"sink-{i}",
-                                        str_value=f"{arg}#{i}"))
-        ctx.send_after(timedelta(seconds=5),
-                       sf.message_builder(target_typename="bench.fns/timer", target_id=own_id, str_value=arg),
-                       cancellation_token=f"timeout-{arg}")
+            ctx.send(
+                sf.message_builder(
+                    target_typename="bench.fns/sink", target_id=f"sink-{i}", str_value=f"{arg}#{i}"
+                )
+            )
+        ctx.send_after(
+            timedelta(seconds=5),
+            sf.message_builder(target_typename="bench.fns/timer", target_id=own_id, str_value=arg),
+            cancellation_token=f"timeout-{arg}",
+        )
         for topic in ("events-a", "events-b"):
-            ctx.send_egress(sf.kafka_egress_message(
-                typename="bench.io/events", topic=topic, key=own_id, value=f"{arg}@{topic}"))
+            ctx.send_egress(
+                sf.kafka_egress_message(
+                    typename="bench.io/events", topic=topic, key=own_id, value=f"{arg}@{topic}"
+                )
+            )
 
     def cold(ctx: Any, msg: Any) -> None:
         ctx.storage.visits = (ctx.storage.visits or 0) + 1
 
     # register() is bind() without the decorator (same public API; keeps mypy's types).
-    functions.register("bench.fns/greeter", greeter, specs=[sf.ValueSpec(name="seen", type=sf.IntType)])
-    functions.register("bench.fns/batch", batch, specs=[
-        sf.ValueSpec(name="counter", type=sf.IntType),
-        sf.ValueSpec(name="profile", type=profile_type),
-        sf.ValueSpec(name="label", type=sf.StringType),
-    ])
+    functions.register(
+        "bench.fns/greeter", greeter, specs=[sf.ValueSpec(name="seen", type=sf.IntType)]
+    )
+    functions.register(
+        "bench.fns/batch",
+        batch,
+        specs=[
+            sf.ValueSpec(name="counter", type=sf.IntType),
+            sf.ValueSpec(name="profile", type=profile_type),
+            sf.ValueSpec(name="label", type=sf.StringType),
+        ],
+    )
     functions.register("bench.fns/fanout", fanout)
-    functions.register("bench.fns/cold", cold, specs=[
-        sf.ValueSpec(name="visits", type=sf.IntType),
-        sf.ValueSpec(name="name", type=sf.StringType, expire_after_write=timedelta(seconds=60)),
-        sf.ValueSpec(name="profile", type=profile_type, expire_after_call=timedelta(hours=1)),
-    ])
+    functions.register(
+        "bench.fns/cold",
+        cold,
+        specs=[
+            sf.ValueSpec(name="visits", type=sf.IntType),
+            sf.ValueSpec(name="name", type=sf.StringType, expire_after_write=timedelta(seconds=60)),
+            sf.ValueSpec(name="profile", type=profile_type, expire_after_call=timedelta(hours=1)),
+        ],
+    )
     return functions
 
 

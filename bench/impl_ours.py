@@ -56,7 +56,9 @@ LABEL = ValueSpec("label", STRING)
 VISITS = ValueSpec("visits", INT)
 COLD_NAME = ValueSpec("name", STRING, expire_after_write=timedelta(seconds=60))
 COLD_PROFILE = ValueSpec(
-    "profile", json_type("bench.types/profile", dict[str, Any]), expire_after_call=timedelta(hours=1)
+    "profile",
+    json_type("bench.types/profile", dict[str, Any]),
+    expire_after_call=timedelta(hours=1),
 )
 
 
@@ -67,7 +69,10 @@ def registry() -> Functions:
     def greeter(state: State, msg: Message[str]) -> Result:
         seen = (state.get(SEEN) or 0) + 1
         record = KafkaRecord(
-            "bench.io/greetings", topic="greetings", key=msg.target.id, value=greeting(msg.value, seen)
+            "bench.io/greetings",
+            topic="greetings",
+            key=msg.target.id,
+            value=greeting(msg.value, seen),
         )
         return Result(state.set(SEEN, seen), [record])
 
@@ -76,16 +81,23 @@ def registry() -> Functions:
         delta = msg.value
         profile = state.get(PROFILE)
         assert profile is not None
-        profile = msgspec.structs.replace(profile, n=profile.n + 1, last=delta, total=profile.total + delta)
+        profile = msgspec.structs.replace(
+            profile, n=profile.n + 1, last=delta, total=profile.total + delta
+        )
         counter = (state.get(COUNTER) or 0) + delta
         return Result(state.set(COUNTER, counter).set(PROFILE, profile))
 
     @functions.bind("bench.fns/fanout", accepts=STRING)
     def fanout(state: State, msg: Message[str]) -> Result:
         arg, own_id = msg.value, msg.target.id
-        sends = [Send(Address("bench.fns/sink", f"sink-{i}"), STRING, f"{arg}#{i}") for i in range(10)]
+        sends = [
+            Send(Address("bench.fns/sink", f"sink-{i}"), STRING, f"{arg}#{i}") for i in range(10)
+        ]
         timer = SendAfter(
-            timedelta(seconds=5), Address("bench.fns/timer", own_id), STRING, arg,
+            timedelta(seconds=5),
+            Address("bench.fns/timer", own_id),
+            STRING,
+            arg,
             cancellation_token=f"timeout-{arg}",
         )
         records = [

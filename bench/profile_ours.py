@@ -57,15 +57,18 @@ def profile(handle: Callable[[bytes], bytes], body: bytes, n: int, top: int) -> 
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)
     out = io.StringIO()
     out.write(f"{'own %':>6} {'cum %':>6} {'calls/req':>9}  function\n")
-    for (file, line, func), (cc, nc, tt, ct, _) in rows[:top]:
+    for (file, line, func), (_cc, nc, tt, ct, _) in rows[:top]:
         where = f"{Path(file).name}:{line}" if line else file
-        out.write(f"{100 * tt / total:6.1f} {100 * ct / total:6.1f} {nc / n:9.1f}  {func} ({where})\n")
+        out.write(
+            f"{100 * tt / total:6.1f} {100 * ct / total:6.1f} {nc / n:9.1f}  {func} ({where})\n"
+        )
     return out.getvalue()
 
 
 def pieces(payloads: dict[str, bytes]) -> None:
     functions = impl_ours.registry()
     handler = Handler(functions)
+
     def ours(body: bytes) -> bytes:
         return drive(handler.handle(body))
 
@@ -80,7 +83,9 @@ def pieces(payloads: dict[str, bytes]) -> None:
         k = 20 if w == "w2_batch" else 300
         t_ours = best_us(lambda: ours(body), k)
         t_floor = best_us(lambda: floor(body), k)
-        print(f"\n### {w}: ours {t_ours:.1f} µs, floor {t_floor:.1f} µs, gap {t_ours - t_floor:.1f} µs")
+        print(
+            f"\n### {w}: ours {t_ours:.1f} µs, floor {t_floor:.1f} µs, gap {t_ours - t_floor:.1f} µs"
+        )
 
         raw = {s.state_name: s.state_value.value for s in batch.state}
         address = trusted_address(batch.target.namespace, batch.target.type, batch.target.id)
@@ -101,13 +106,31 @@ def pieces(payloads: dict[str, bytes]) -> None:
         (origin, final), effects = run_fn()
         rows = [
             ("parse ToFunction.FromString", lambda: ToFunction.FromString(body)),
-            ("read batch: invocations, argument fields, caller key",
-             lambda: [(i.argument.typename, i.argument.value, i.HasField("caller"),
-                       (i.caller.namespace, i.caller.type, i.caller.id)) for i in batch.invocations]),
-            (f"decode {len(invs)} argument(s) via Type.decode", lambda: [arg_type.decode(i.argument.value) for i in invs]),
-            (f"{len(invs)} x trusted_message", lambda: [trusted_message(address, v, None, "t") for v in values]),
+            (
+                "read batch: invocations, argument fields, caller key",
+                lambda: [
+                    (
+                        i.argument.typename,
+                        i.argument.value,
+                        i.HasField("caller"),
+                        (i.caller.namespace, i.caller.type, i.caller.id),
+                    )
+                    for i in batch.invocations
+                ],
+            ),
+            (
+                f"decode {len(invs)} argument(s) via Type.decode",
+                lambda: [arg_type.decode(i.argument.value) for i in invs],
+            ),
+            (
+                f"{len(invs)} x trusted_message",
+                lambda: [trusted_message(address, v, None, "t") for v in values],
+            ),
             ("user function(s) incl. State.get/set, Result, effects", run_fn),
-            ("interpret (effects + mutations -> bytes)", lambda: interpret(fn.spec_map, origin, final, effects)),
+            (
+                "interpret (effects + mutations -> bytes)",
+                lambda: interpret(fn.spec_map, origin, final, effects),
+            ),
         ]
         for label, f in rows:
             print(f"  {best_us(f, k):8.1f} µs  {label}")
@@ -121,16 +144,25 @@ def pieces(payloads: dict[str, bytes]) -> None:
         ("Address(typename, id) (validated)", lambda: Address("bench.fns/sink", "sink-1")),
         ("trusted_address(...)", lambda: trusted_address("bench.fns", "sink", "sink-1")),
         ("Send(address, STRING, value)", lambda: Send(a, STRING, "x")),
-        ("SendAfter(5 s, ..., token)", lambda: SendAfter(timedelta(seconds=5), a, STRING, "x", cancellation_token="t")),
-        ("KafkaRecord(...)", lambda: KafkaRecord("bench.io/events", topic="events-a", key="hub-1", value="v")),
+        (
+            "SendAfter(5 s, ..., token)",
+            lambda: SendAfter(timedelta(seconds=5), a, STRING, "x", cancellation_token="t"),
+        ),
+        (
+            "KafkaRecord(...)",
+            lambda: KafkaRecord("bench.io/events", topic="events-a", key="hub-1", value="v"),
+        ),
         ("Result(state, 13 effects)", lambda: None),  # filled below
         ("STRING.encode('order-42#1') via Type", lambda: STRING.encode("order-42#1")),
         ("STRING.serde.encode direct", lambda: STRING.serde.encode("order-42#1")),
         ("INT.decode(5 bytes) via Type", lambda: INT.decode(b"\x0d\x01\x00\x00\x00")),
         ("INT.serde.decode direct", lambda: INT.serde.decode(b"\x0d\x01\x00\x00\x00")),
     ]
-    effects13 = [Send(a, STRING, "x")] * 10 + [SendAfter(timedelta(seconds=5), a, STRING, "x")] + [
-        KafkaRecord("bench.io/events", topic="t", value="v")] * 2
+    effects13 = (
+        [Send(a, STRING, "x")] * 10
+        + [SendAfter(timedelta(seconds=5), a, STRING, "x")]
+        + [KafkaRecord("bench.io/events", topic="t", value="v")] * 2
+    )
     st = from_runtime({}, Origin({}))
     micro[5] = ("Result(state, 13 effects)", lambda: Result(st, effects13))
     for label, f in micro:
@@ -157,7 +189,7 @@ def pieces(payloads: dict[str, bytes]) -> None:
 
     def loop_overhead() -> None:  # what handle() does per invocation besides the calls below
         argument = inv.argument
-        t = fn.types.get(argument.typename)
+        fn.types.get(argument.typename)
         if inv.HasField("caller"):
             c = inv.caller
             key = (c.namespace, c.type, c.id)
@@ -166,15 +198,31 @@ def pieces(payloads: dict[str, bytes]) -> None:
     print("\n### W2 per invocation (µs)")
     d = {"n": 0, "last": 0, "total": 0}
     per: list[tuple[str, Callable[[], object]]] = [
-        ("floor: IntWrapper.FromString(inv.argument.value).value + dict updates",
-         lambda: (IntWrapper.FromString(inv.argument.value).value, d.update(n=1, last=1, total=1))),
-        ("handler: argument, types.get(typename), HasField(caller), caller key + dict get", loop_overhead),
+        (
+            "floor: IntWrapper.FromString(inv.argument.value).value + dict updates",
+            lambda: (
+                IntWrapper.FromString(inv.argument.value).value,
+                d.update(n=1, last=1, total=1),
+            ),
+        ),
+        (
+            "handler: argument, types.get(typename), HasField(caller), caller key + dict get",
+            loop_overhead,
+        ),
         ("handler: INT.decode(argument.value) via Type", lambda: INT.decode(inv.argument.value)),
         ("handler: trusted_message", lambda: trusted_message(address, 8, None, INT.typename)),
-        ("user: state.get x2 (cached)", lambda: (state.get(impl_ours.PROFILE), state.get(impl_ours.COUNTER))),
-        ("user: msgspec.structs.replace(profile, 3 fields)",
-         lambda: msgspec.structs.replace(profile, n=1, last=2, total=3)),
-        ("user: state.set(COUNTER).set(PROFILE)", lambda: state.set(impl_ours.COUNTER, 5).set(impl_ours.PROFILE, profile)),
+        (
+            "user: state.get x2 (cached)",
+            lambda: (state.get(impl_ours.PROFILE), state.get(impl_ours.COUNTER)),
+        ),
+        (
+            "user: msgspec.structs.replace(profile, 3 fields)",
+            lambda: msgspec.structs.replace(profile, n=1, last=2, total=3),
+        ),
+        (
+            "user: state.set(COUNTER).set(PROFILE)",
+            lambda: state.set(impl_ours.COUNTER, 5).set(impl_ours.PROFILE, profile),
+        ),
         ("user: Result(state)", lambda: Result(state)),
         ("whole user function", lambda: fn.fn(state, msg)),
     ]

@@ -66,7 +66,10 @@ class Contestant:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [str(self.python), str(BENCH / "worker.py"), self.module],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(BENCH),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=str(BENCH),
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(BENCH)},
         )
 
@@ -107,20 +110,31 @@ def venv_python(venv: Path) -> Path:
 
 def base_python() -> str:
     """The interpreter our .venv was made from, so every venv runs the same Python."""
-    out = subprocess.run([str(OURS_PY), "-c", "import sys; print(sys._base_executable)"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(OURS_PY), "-c", "import sys; print(sys._base_executable)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip()
 
 
 def our_protobuf() -> str:
-    out = subprocess.run([str(OURS_PY), "-c", "import google.protobuf as p; print(p.__version__)"],
-                         check=True, capture_output=True, text=True, cwd=str(BENCH))
+    out = subprocess.run(
+        [str(OURS_PY), "-c", "import google.protobuf as p; print(p.__version__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=str(BENCH),
+    )
     return out.stdout.strip()
 
 
 def ensure_venvs(with_upb: bool) -> None:
     if not OURS_PY.exists():
-        raise SystemExit(f"{OURS_PY} is missing: run scripts/test (or create .venv with pip install -e .) first")
+        raise SystemExit(
+            f"{OURS_PY} is missing: run scripts/test (or create .venv with pip install -e .) first"
+        )
     base = base_python()
     if not venv_python(OFFICIAL_VENV).exists():
         print(f"creating {OFFICIAL_VENV.name} ({OFFICIAL_PIN})", file=sys.stderr)
@@ -128,7 +142,10 @@ def ensure_venvs(with_upb: bool) -> None:
         sh(str(venv_python(OFFICIAL_VENV)), "-m", "pip", "install", "-q", OFFICIAL_PIN)
     if with_upb and not venv_python(OFFICIAL_UPB_VENV).exists():
         pb = our_protobuf()
-        print(f"creating {OFFICIAL_UPB_VENV.name} ({OFFICIAL_PIN} --no-deps, protobuf=={pb})", file=sys.stderr)
+        print(
+            f"creating {OFFICIAL_UPB_VENV.name} ({OFFICIAL_PIN} --no-deps, protobuf=={pb})",
+            file=sys.stderr,
+        )
         sh(base, "-m", "venv", str(OFFICIAL_UPB_VENV))
         py = str(venv_python(OFFICIAL_UPB_VENV))
         sh(py, "-m", "pip", "install", "-q", "--no-deps", OFFICIAL_PIN)
@@ -139,15 +156,32 @@ def contestants(with_upb: bool) -> list[Contestant]:
     off, upb = venv_python(OFFICIAL_VENV), venv_python(OFFICIAL_UPB_VENV)
     out = [
         Contestant("ours", OURS_PY, "impl_ours", "floor", "this SDK, project .venv"),
-        Contestant("floor", OURS_PY, "impl_floor", "floor", "bare protobuf + msgspec, project .venv"),
-        Contestant("official", off, "impl_official", "floor-pb3", "apache-flink-statefun 3.3.0 as pip installs it"),
-        Contestant("floor-pb3", off, "impl_floor", "floor-pb3", "bare protobuf + json, official's venv"),
+        Contestant(
+            "floor", OURS_PY, "impl_floor", "floor", "bare protobuf + msgspec, project .venv"
+        ),
+        Contestant(
+            "official",
+            off,
+            "impl_official",
+            "floor-pb3",
+            "apache-flink-statefun 3.3.0 as pip installs it",
+        ),
+        Contestant(
+            "floor-pb3", off, "impl_floor", "floor-pb3", "bare protobuf + json, official's venv"
+        ),
     ]
     if with_upb:
         out += [
-            Contestant("official-upb", upb, "impl_official", "floor-upb-json",
-                       "the same official SDK with protobuf forced to ours' version"),
-            Contestant("floor-upb-json", upb, "impl_floor", "floor-upb-json", "bare protobuf (upb) + json"),
+            Contestant(
+                "official-upb",
+                upb,
+                "impl_official",
+                "floor-upb-json",
+                "the same official SDK with protobuf forced to ours' version",
+            ),
+            Contestant(
+                "floor-upb-json", upb, "impl_floor", "floor-upb-json", "bare protobuf (upb) + json"
+            ),
         ]
     return out
 
@@ -189,7 +223,7 @@ def measure(cs: list[Contestant], rounds: int) -> None:
 
 def ratio(a: Contestant, b: Contestant, w: str) -> tuple[float, float, float]:
     """Median over rounds of a's round median / b's round median, with the quartiles."""
-    per_round = [x / y for x, y in zip(a.round_medians[w], b.round_medians[w])]
+    per_round = [x / y for x, y in zip(a.round_medians[w], b.round_medians[w], strict=True)]
     if len(per_round) < 4:
         m = statistics.median(per_round)
         return m, min(per_round), max(per_round)
@@ -219,7 +253,11 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() if shutil.which("nproc") else ""
+    nproc = (
+        subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+        if shutil.which("nproc")
+        else ""
+    )
     return {
         "nproc": nproc or str(os.cpu_count()),
         "cpu": cpu,
@@ -228,56 +266,78 @@ def machine() -> dict[str, str]:
     }
 
 
-def report(cs: list[Contestant], args: argparse.Namespace, facts: dict[str, str], load_end: str,
-           mem: dict[str, dict[str, int]], elapsed: float) -> str:
+def report(
+    cs: list[Contestant],
+    args: argparse.Namespace,
+    facts: dict[str, str],
+    load_end: str,
+    mem: dict[str, dict[str, int]],
+    elapsed: float,
+) -> str:
     by = {c.label: c for c in cs}
     ours, floor = by["ours"], by["floor"]
     lines: list[str] = []
     add = lines.append
     add("# Benchmark results: in process")
     add("")
-    add(f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}. "
+    add(
+        f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}. "
         f"Command: `python bench/run.py{' --quick' if args.quick else ''}`"
         f"{'' if args.upb else ' --no-upb'} ({args.rounds} interleaved rounds, ~{args.target_ms:g} ms per batch,"
-        f" {elapsed:.0f} s).")
+        f" {elapsed:.0f} s)."
+    )
     add("")
-    add(f"Machine: {facts['nproc']} CPUs (`nproc`), {facts['cpu']}, Linux {facts['kernel']}; "
+    add(
+        f"Machine: {facts['nproc']} CPUs (`nproc`), {facts['cpu']}, Linux {facts['kernel']}; "
         f"load average {facts['loadavg']} at start, {load_end} at end (other engineers' JVM tests share it:"
-        " read ratios, not absolute numbers).")
+        " read ratios, not absolute numbers)."
+    )
     add("")
     add("| contestant | what | Python | protobuf | implementation | JSON |")
     add("|---|---|---|---|---|---|")
     for c in cs:
         i = c.info
-        json_lib = i.get("json") or ("msgspec " + i["msgspec"] if i.get("msgspec") else "json (stdlib)")
+        json_lib = i.get("json") or (
+            "msgspec " + i["msgspec"] if i.get("msgspec") else "json (stdlib)"
+        )
         if i.get("json") == "msgspec":
             json_lib = f"msgspec {i.get('msgspec')}"
         elif i.get("json") == "json":
             json_lib = "json (stdlib)"
         elif c.module == "impl_official":
             json_lib = "json (stdlib)"
-        add(f"| {c.label} | {c.about} | {i['python']} | {i.get('protobuf')} | {i.get('protobuf_impl')} | {json_lib} |")
+        add(
+            f"| {c.label} | {c.about} | {i['python']} | {i.get('protobuf')} | {i.get('protobuf_impl')} | {json_lib} |"
+        )
     add("")
-    add("Times are per request (one ToFunction in, one FromFunction out), measured in process with one "
+    add(
+        "Times are per request (one ToFunction in, one FromFunction out), measured in process with one "
         "`perf_counter_ns` pair per request; median and p99 pooled over all rounds. Ratios are medians of "
         "per-round ratios (each round times every contestant back to back), with the interquartile range of "
         "those per-round ratios in brackets. *× own floor*: the contestant against the floor in its own venv "
-        "(same protobuf, same JSON library); *× ours floor*: against `floor` (protobuf 7 upb + msgspec).")
+        "(same protobuf, same JSON library); *× ours floor*: against `floor` (protobuf 7 upb + msgspec)."
+    )
     add("")
     for w in WORKLOADS:
         inv = INVOCATIONS[w]
-        add(f"## {w} ({inv} invocation{'s' if inv > 1 else ''} per request"
-            f"{'; the function is not run' if w == 'w4_cold' else ''})")
+        add(
+            f"## {w} ({inv} invocation{'s' if inv > 1 else ''} per request"
+            f"{'; the function is not run' if w == 'w4_cold' else ''})"
+        )
         add("")
-        add("| contestant | median µs | p99 µs | requests/s | invocations/s | × own floor | × ours floor |")
+        add(
+            "| contestant | median µs | p99 µs | requests/s | invocations/s | × own floor | × ours floor |"
+        )
         add("|---|---:|---:|---:|---:|---:|---:|")
         for c in cs:
             s = c.samples[w]
             med = statistics.median(s)
             own = "1" if c.floor == c.label else fmt_ratio(ratio(c, by[c.floor], w))
             vs_floor = "1" if c is floor else fmt_ratio(ratio(c, floor, w))
-            add(f"| {c.label} | {fmt_us(med)} | {fmt_us(pct(s, 0.99))} | {fmt_rate(1e9 / med)} | "
-                f"{fmt_rate(inv * 1e9 / med)} | {own} | {vs_floor} |")
+            add(
+                f"| {c.label} | {fmt_us(med)} | {fmt_us(pct(s, 0.99))} | {fmt_rate(1e9 / med)} | "
+                f"{fmt_rate(inv * 1e9 / med)} | {own} | {vs_floor} |"
+            )
         add("")
     add("## Speedup of ours (official time / ours time, same rounds)")
     add("")
@@ -297,33 +357,56 @@ def report(cs: list[Contestant], args: argparse.Namespace, facts: dict[str, str]
     if mem:
         add("## W2 memory per request")
         add("")
-        add("tracemalloc peak of one W2 request after warmup (Python-heap allocations only: upb's arenas are "
+        add(
+            "tracemalloc peak of one W2 request after warmup (Python-heap allocations only: upb's arenas are "
             "malloc'd outside it, so the upb rows undercount protobuf objects), and the growth of ru_maxrss "
-            f"over {args.mem_loop:,} more requests.")
+            f"over {args.mem_loop:,} more requests."
+        )
         add("")
-        add(f"| contestant | tracemalloc peak / request | RSS growth over {args.mem_loop:,} requests |")
+        add(
+            f"| contestant | tracemalloc peak / request | RSS growth over {args.mem_loop:,} requests |"
+        )
         add("|---|---:|---:|")
         for c in cs:
             m = mem[c.label]
-            add(f"| {c.label} | {m['tracemalloc_peak'] / 1024:,.1f} KiB | {m['rss_delta_kib']:,} KiB |")
+            add(
+                f"| {c.label} | {m['tracemalloc_peak'] / 1024:,.1f} KiB | {m['rss_delta_kib']:,} KiB |"
+            )
         add("")
-    add("Batch sizes (requests per contestant per round): " + "; ".join(
-        f"{c.label} " + "/".join(str(c.batch[w]) for w in WORKLOADS) for c in cs) + " (W1/W2/W3/W4).")
+    add(
+        "Batch sizes (requests per contestant per round): "
+        + "; ".join(f"{c.label} " + "/".join(str(c.batch[w]) for w in WORKLOADS) for c in cs)
+        + " (W1/W2/W3/W4)."
+    )
     add("")
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke check: few rounds, short batches")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke check: few rounds, short batches"
+    )
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 40, quick 5)")
     parser.add_argument("--target-ms", type=float, help="time per batch (default 40, quick 10)")
-    parser.add_argument("--no-upb", dest="upb", action="store_false",
-                        help="skip the official SDK on forced protobuf upb and its floor")
-    parser.add_argument("--no-mem", dest="mem", action="store_false", help="skip the W2 memory measure")
-    parser.add_argument("--out", type=Path, default=BENCH / "results.md",
-                        help="where to write the Markdown (default bench/results.md; quick runs write nothing"
-                             " unless --out is given)")
+    parser.add_argument(
+        "--no-upb",
+        dest="upb",
+        action="store_false",
+        help="skip the official SDK on forced protobuf upb and its floor",
+    )
+    parser.add_argument(
+        "--no-mem", dest="mem", action="store_false", help="skip the W2 memory measure"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH / "results.md",
+        help="where to write the Markdown (default bench/results.md; quick runs write nothing"
+        " unless --out is given)",
+    )
     args = parser.parse_args()
     out_given = "--out" in sys.argv
     args.rounds = args.rounds or (5 if args.quick else 40)
@@ -341,14 +424,20 @@ def main() -> None:
         for c in cs:
             c.info = c.ask(op="info")
             c.ask(op="verify")
-            print(f"verified {c.label}: all four answers match CONTRACT.md "
-                  f"(Python {c.info['python']}, protobuf {c.info.get('protobuf')} {c.info.get('protobuf_impl')})",
-                  file=sys.stderr)
+            print(
+                f"verified {c.label}: all four answers match CONTRACT.md "
+                f"(Python {c.info['python']}, protobuf {c.info.get('protobuf')} {c.info.get('protobuf_impl')})",
+                file=sys.stderr,
+            )
         print("warming up", file=sys.stderr)
         calibrate(cs, args.target_ms, warmup_ms)
         print(f"measuring {args.rounds} rounds", file=sys.stderr)
         measure(cs, args.rounds)
-        mem = {c.label: c.ask(op="mem", w="w2_batch", loop=args.mem_loop) for c in cs} if args.mem else {}
+        mem = (
+            {c.label: c.ask(op="mem", w="w2_batch", loop=args.mem_loop) for c in cs}
+            if args.mem
+            else {}
+        )
         load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
         text = report(cs, args, facts, load_end, mem, time.monotonic() - started)
     finally:

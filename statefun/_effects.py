@@ -300,15 +300,15 @@ class Result:
 _ZERO = timedelta(0)
 _ONE_MS = timedelta(milliseconds=1)
 _send_target, _send_type, _send_value = slot_setters(Send, "target", "type", "value")
-_after_delay, _after_target, _after_type, _after_value, _after_cancellation_token = (
-    slot_setters(SendAfter, "delay", "target", "type", "value", "cancellation_token")
+_after_delay, _after_target, _after_type, _after_value, _after_cancellation_token = slot_setters(
+    SendAfter, "delay", "target", "type", "value", "cancellation_token"
 )
 (_cancel_token,) = slot_setters(CancelDelayed, "token")
 _egress_egress, _egress_type, _egress_value, _egress_namespace, _egress_name = slot_setters(
     Egress, "egress", "type", "value", "namespace", "name"
 )
-_kafka_egress, _kafka_topic, _kafka_value, _kafka_key, _kafka_namespace, _kafka_name = (
-    slot_setters(KafkaRecord, "egress", "topic", "value", "key", "namespace", "name")
+_kafka_egress, _kafka_topic, _kafka_value, _kafka_key, _kafka_namespace, _kafka_name = slot_setters(
+    KafkaRecord, "egress", "topic", "value", "key", "namespace", "name"
 )
 (
     _kinesis_egress,

@@ -27,7 +27,7 @@ from ._generated.request_reply_pb2 import ToFunction
 from ._interpreter import incomplete, interpret
 from ._message import trusted_message
 from ._registry import Function, Functions
-from ._state import Origin, State, from_runtime
+from ._state import Origin, from_runtime
 
 __all__ = ("Handler",)
 
@@ -66,7 +66,9 @@ class Handler:
 
     def __init__(self, functions: Functions) -> None:
         if not isinstance(functions, Functions):
-            raise TypeError(f"Handler serves a Functions registry, got `{type(functions).__name__}`")
+            raise TypeError(
+                f"Handler serves a Functions registry, got `{type(functions).__name__}`"
+            )
         functions.freeze()
         self.functions = functions
 
@@ -75,7 +77,9 @@ class Handler:
         try:
             request = ToFunction.FromString(body)
         except DecodeError as exc:
-            raise MalformedRequest(f"the body is not a ToFunction protobuf message ({exc})") from None
+            raise MalformedRequest(
+                f"the body is not a ToFunction protobuf message ({exc})"
+            ) from None
         if not request.HasField("invocation"):
             raise MalformedRequest("the ToFunction message holds no invocation batch")
         batch = request.invocation

@@ -178,4 +178,3 @@ def _mutations(
 def _value_or_absent(state: State, spec: ValueSpec[Any]) -> object:
     value = state.get(spec)
     return ABSENT if value is None else value
-

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, overload
 
+from ._effects import Result
 from ._errors import DefinitionError
 from ._message import Message
-from ._effects import Result
 from ._spec import ValueSpec
 from ._state import State
 from ._type import Type
@@ -201,4 +201,3 @@ class Functions:
 
     def __repr__(self) -> str:
         return f"Functions({', '.join(self._functions)})"
-

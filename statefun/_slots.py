@@ -17,7 +17,6 @@ def slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
     return setter
 
 
-
 def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
     """Return the setters of slots ``names`` of ``cls``, in that order."""
     return tuple(slot_setter(cls, name) for name in names)

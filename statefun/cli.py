@@ -29,7 +29,9 @@ def load_functions(target: str) -> Functions:
     """Import ``module.path:attribute`` and return the Functions registry it names."""
     module_name, colon, attribute = target.partition(":")
     if not colon or not module_name or not attribute:
-        raise CliError(f"expected MODULE:ATTRIBUTE (e.g. examples.greeter.functions:functions), got {target!r}")
+        raise CliError(
+            f"expected MODULE:ATTRIBUTE (e.g. examples.greeter.functions:functions), got {target!r}"
+        )
     # Like uvicorn: modules in the working directory are importable.
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -75,7 +77,9 @@ def _serve_command(args: argparse.Namespace) -> int:
     functions = load_functions(args.target)
     if not len(functions):
         raise CliError(f"{args.target} has no functions registered")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         asyncio.run(_serve(functions, args.host, args.port, args.path, args.max_body_size))
     except OSError as exc:
@@ -90,18 +94,33 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="statefun", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="statefun", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve functions over HTTP for the StateFun runtime")
-    serve.add_argument("target", metavar="MODULE:ATTR", help="the Functions registry, e.g. examples.greeter.functions:functions")
+    serve.add_argument(
+        "target",
+        metavar="MODULE:ATTR",
+        help="the Functions registry, e.g. examples.greeter.functions:functions",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-    serve.add_argument("--path", default="/statefun", help="URL path to answer on (default /statefun)")
-    serve.add_argument("--max-body-size", type=int, default=32 * 1024 * 1024, help="largest request body in bytes (default 32 MiB)")
+    serve.add_argument(
+        "--path", default="/statefun", help="URL path to answer on (default /statefun)"
+    )
+    serve.add_argument(
+        "--max-body-size",
+        type=int,
+        default=32 * 1024 * 1024,
+        help="largest request body in bytes (default 32 MiB)",
+    )
     serve.set_defaults(handler=_serve_command)
 
-    run = commands.add_parser("run", help="run functions on the local runtime, Kafka records on stdin")
+    run = commands.add_parser(
+        "run", help="run functions on the local runtime, Kafka records on stdin"
+    )
     try:
         from .local._cli import add_arguments
     except ImportError:  # the local runtime is not there: `statefun run` says so when used

@@ -25,7 +25,10 @@ class TestAddress:
         assert len({Address("example/greeter", "Ana"), Address("example/greeter", "Ana")}) == 1
 
     def test_repr_reads_as_the_constructor_call(self) -> None:
-        assert repr(Address("example/greeter", "Ana")) == "Address(typename='example/greeter', id='Ana')"
+        assert (
+            repr(Address("example/greeter", "Ana"))
+            == "Address(typename='example/greeter', id='Ana')"
+        )
 
     def test_immutable(self) -> None:
         with pytest.raises(dataclasses.FrozenInstanceError):

@@ -22,7 +22,6 @@ ANA = Address("example/person", "Ana")
 GREET_ANA = call(typed(GREET, GreetRequest("Ana")))
 
 
-
 @asynccontextmanager
 async def serving(app: web.Application) -> AsyncIterator[tuple[str, ClientSession]]:
     runner = web.AppRunner(app)
@@ -37,9 +36,7 @@ async def serving(app: web.Application) -> AsyncIterator[tuple[str, ClientSessio
         await runner.cleanup()
 
 
-async def post(
-    session: ClientSession, url: str, body: bytes
-) -> tuple[int, dict[str, str], bytes]:
+async def post(session: ClientSession, url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
     headers = {"Content-Type": "application/octet-stream"}
     async with session.post(url, data=io.BytesIO(body), headers=headers) as response:
         return response.status, dict(response.headers), await response.read()
@@ -77,7 +74,9 @@ class TestAnswers:
                 first = request(ANA, GREET_ANA)
                 status, _, answer = await post(session, base + "/statefun", first)
                 assert status == 200
-                missing = FromFunction.FromString(answer).incomplete_invocation_context.missing_values
+                missing = FromFunction.FromString(
+                    answer
+                ).incomplete_invocation_context.missing_values
                 assert [(m.state_name, m.type_typename) for m in missing] == [
                     ("visits", "io.statefun.types/int")
                 ]

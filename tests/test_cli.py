@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 import signal
 import socket
 import subprocess
@@ -32,7 +31,10 @@ def free_port() -> int:
 def statefun(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "statefun", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -50,9 +52,23 @@ def post(port: int, body: bytes, path: str = "/statefun") -> tuple[int, str, byt
 def server() -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "statefun", "serve", "examples.greeter.functions:functions",
-         "--host", "127.0.0.1", "--port", str(port), "--path", "/statefun"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "statefun",
+            "serve",
+            "examples.greeter.functions:functions",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--path",
+            "/statefun",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -94,7 +110,8 @@ class TestServe:
         result = FromFunction.FromString(body).invocation_result
         assert [INT.decode(m.state_value.value) for m in result.state_mutations] == [6]
         assert [m.argument.value for m in result.outgoing_messages] == [
-            b'{"name":"Ana","visits":5}', b'{"name":"Ana","visits":6}',
+            b'{"name":"Ana","visits":5}',
+            b'{"name":"Ana","visits":6}',
         ]
 
     def test_sigterm_stops_it_cleanly(self, server: tuple[subprocess.Popen[str], int]) -> None:

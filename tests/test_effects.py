@@ -37,7 +37,9 @@ def examples() -> list[Effect]:
         CancelDelayed("t"),
         Egress("example/out", INT, 2),
         KafkaRecord("example/kafka", topic="topic", key="k", value=b"v"),
-        KinesisRecord("example/kinesis", stream="s", partition_key="p", value=b"v", explicit_hash_key="h"),
+        KinesisRecord(
+            "example/kinesis", stream="s", partition_key="p", value=b"v", explicit_hash_key="h"
+        ),
     ]
 
 
@@ -179,7 +181,9 @@ class TestEgress:
 
 
 class TestKafkaRecord:
-    @pytest.mark.parametrize("value", ["héllo", b"h\xc3\xa9llo", bytearray(b"h\xc3\xa9llo"), memoryview(b"h\xc3\xa9llo")])
+    @pytest.mark.parametrize(
+        "value", ["héllo", b"h\xc3\xa9llo", bytearray(b"h\xc3\xa9llo"), memoryview(b"h\xc3\xa9llo")]
+    )
     def test_values_are_kept_as_bytes(self, value: Any) -> None:
         record = KafkaRecord("example/k", topic="t", value=value)
         assert record.value == b"h\xc3\xa9llo"
@@ -194,7 +198,10 @@ class TestKafkaRecord:
         [
             ({"topic": "", "value": b""}, "KafkaRecord: topic must not be empty"),
             ({"topic": 1, "value": b""}, "KafkaRecord: topic must be a `str`, got `int`"),
-            ({"topic": "t", "value": b"", "key": b"k"}, "KafkaRecord: key must be a `str`, got `bytes`"),
+            (
+                {"topic": "t", "value": b"", "key": b"k"},
+                "KafkaRecord: key must be a `str`, got `bytes`",
+            ),
             (
                 {"topic": "t", "value": 1.5},
                 "KafkaRecord: value must be `bytes` or `str`, got `float`;"
@@ -229,7 +236,10 @@ class TestKinesisRecord:
         ("kwargs", "message"),
         [
             ({"stream": "", "partition_key": "p"}, "KinesisRecord: stream must not be empty"),
-            ({"stream": "s", "partition_key": ""}, "KinesisRecord: partition_key must not be empty"),
+            (
+                {"stream": "s", "partition_key": ""},
+                "KinesisRecord: partition_key must not be empty",
+            ),
             (
                 {"stream": "s", "partition_key": "p", "explicit_hash_key": ""},
                 "KinesisRecord: explicit_hash_key must not be empty",

@@ -61,7 +61,10 @@ class TestThroughTheWire:
         body = request(PERSON, call(typed(GREET, GreetRequest("Ana"))), state={"visits": None})
         result = answer(handler.handle_sync(body))
         [mutation] = result.state_mutations
-        assert (mutation.state_name, VISITS.type.decode(mutation.state_value.value)) == ("visits", 1)
+        assert (mutation.state_name, VISITS.type.decode(mutation.state_value.value)) == (
+            "visits",
+            1,
+        )
         [out] = result.outgoing_messages
         assert (out.target.type, out.target.id, out.argument.typename) == (
             "greeter",

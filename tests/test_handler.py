@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import pytest
@@ -39,7 +39,7 @@ VISITS = ValueSpec("visits", INT)
 GREET = json_type("test.types/greet", dict[str, str])
 
 
-def handler_for(fn: Any, *, accepts: Any = INT, specs: list[ValueSpec[Any]] = []) -> Handler:
+def handler_for(fn: Any, *, accepts: Any = INT, specs: Sequence[ValueSpec[Any]] = ()) -> Handler:
     functions = Functions()
     functions.bind(SELF.typename, accepts=accepts, specs=specs)(fn)
     return Handler(functions)

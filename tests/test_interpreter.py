@@ -7,7 +7,7 @@ counting serde proving each state value is decoded and encoded at most once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -51,7 +51,7 @@ DELETE = FromFunction.PersistedValueMutation.DELETE
 
 
 def run(
-    effects: list[Effect] = [],
+    effects: Sequence[Effect] = (),
     *,
     raw: Mapping[str, bytes | None] | None = None,
     change: Any = None,
@@ -80,7 +80,10 @@ class TestEveryEffectIsMapped:
         (CancelDelayed("t"), "delayed_invocations"),
         (Egress("example/out", INT, 1), "outgoing_egresses"),
         (KafkaRecord("example/k", topic="t", value=b"v"), "outgoing_egresses"),
-        (KinesisRecord("example/n", stream="s", partition_key="p", value=b"v"), "outgoing_egresses"),
+        (
+            KinesisRecord("example/n", stream="s", partition_key="p", value=b"v"),
+            "outgoing_egresses",
+        ),
     ]
 
     def test_the_examples_cover_every_effect(self) -> None:
@@ -134,7 +137,10 @@ class TestEffectsOnTheWire:
 
     def test_cancel(self) -> None:
         [out] = run([CancelDelayed("tok")]).delayed_invocations
-        assert [f.name for f, _ in out.ListFields()] == ["is_cancellation_request", "cancellation_token"]
+        assert [f.name for f, _ in out.ListFields()] == [
+            "is_cancellation_request",
+            "cancellation_token",
+        ]
         assert (out.is_cancellation_request, out.cancellation_token) == (True, "tok")
 
     def test_egress(self) -> None:
@@ -155,7 +161,11 @@ class TestEffectsOnTheWire:
 
     def test_kinesis(self) -> None:
         [out] = run(
-            [KinesisRecord("example/n", stream="s", partition_key="p", value=b"v", explicit_hash_key="h")]
+            [
+                KinesisRecord(
+                    "example/n", stream="s", partition_key="p", value=b"v", explicit_hash_key="h"
+                )
+            ]
         ).outgoing_egresses
         assert KinesisEgressRecord.FromString(out.argument.value) == KinesisEgressRecord(
             stream="s", partition_key="p", value_bytes=b"v", explicit_hash_key="h"
@@ -218,7 +228,10 @@ class TestAStateBuiltFromScratch:
     def test_specs_it_leaves_out_are_deleted(self) -> None:
         raw = {"visits": INT.encode(3), "name": STRING.encode("Ana")}
         result = run(raw=raw, change=lambda s: State.of(NAME).set(NAME, "Bo"))
-        assert mutations(result) == [(DELETE, "visits", None), (MODIFY, "name", STRING.encode("Bo"))]
+        assert mutations(result) == [
+            (DELETE, "visits", None),
+            (MODIFY, "name", STRING.encode("Bo")),
+        ]
 
     def test_it_may_not_declare_more_than_the_function(self) -> None:
         other = ValueSpec("other", INT)
@@ -234,7 +247,9 @@ class TestIncomplete:
     def test_never_empty(self) -> None:
         with pytest.raises(ValueError) as info:
             incomplete([])
-        assert str(info.value) == "an IncompleteInvocationContext must name at least one missing spec"
+        assert (
+            str(info.value) == "an IncompleteInvocationContext must name at least one missing spec"
+        )
 
     def test_every_spec_with_type_and_expiration(self) -> None:
         specs: list[ValueSpec[Any]] = [
@@ -246,7 +261,12 @@ class TestIncomplete:
         assert response.WhichOneof("response") == "incomplete_invocation_context"
         mode = FromFunction.ExpirationSpec
         assert [
-            (v.state_name, v.type_typename, v.expiration_spec.mode, v.expiration_spec.expire_after_millis)
+            (
+                v.state_name,
+                v.type_typename,
+                v.expiration_spec.mode,
+                v.expiration_spec.expire_after_millis,
+            )
             for v in response.incomplete_invocation_context.missing_values
         ] == [
             ("visits", "io.statefun.types/int", mode.NONE, 0),
@@ -274,7 +294,9 @@ class Counting:
 class TestTheBatchFold:
     def setup_method(self) -> None:
         self.counts = {name: Counting() for name in ("total", "read_only", "unread", "rewritten")}
-        self.types = {name: Type(f"test.types/{name}", serde) for name, serde in self.counts.items()}
+        self.types = {
+            name: Type(f"test.types/{name}", serde) for name, serde in self.counts.items()
+        }
         self.specs = {name: ValueSpec(name, t) for name, t in self.types.items()}
         self.seen: list[tuple[int, int | None]] = []
         functions = Functions()
@@ -287,7 +309,10 @@ class TestTheBatchFold:
             state.get(specs["read_only"])
             state = state.set(specs["rewritten"], 7)
             new_total = (total or 0) + msg.value
-            effects = [Send(PEER, INT, msg.value), KafkaRecord("test.io/k", topic="t", value=str(msg.value))]
+            effects = [
+                Send(PEER, INT, msg.value),
+                KafkaRecord("test.io/k", topic="t", value=str(msg.value)),
+            ]
             return Result(state.set(specs["total"], new_total), effects)
 
         self.handler = Handler(functions)
@@ -295,7 +320,9 @@ class TestTheBatchFold:
     def body(self, n: int) -> bytes:
         state = {name: typed(t, 7) for name, t in self.types.items()}
         return request(
-            Address("test.fns/fold", "f"), *(call(typed(INT, i)) for i in range(1, n + 1)), state=state
+            Address("test.fns/fold", "f"),
+            *(call(typed(INT, i)) for i in range(1, n + 1)),
+            state=state,
         )
 
     def test_state_threads_through_invocations_in_order(self) -> None:
@@ -306,7 +333,8 @@ class TestTheBatchFold:
         result = answer(self.handler.handle_sync(self.body(5)))
         assert [INT.decode(m.argument.value) for m in result.outgoing_messages] == [1, 2, 3, 4, 5]
         assert [
-            KafkaProducerRecord.FromString(e.argument.value).value_bytes for e in result.outgoing_egresses
+            KafkaProducerRecord.FromString(e.argument.value).value_bytes
+            for e in result.outgoing_egresses
         ] == [b"1", b"2", b"3", b"4", b"5"]
 
     def test_each_value_is_decoded_and_encoded_at_most_once(self) -> None:

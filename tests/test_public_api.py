@@ -64,7 +64,5 @@ def test_the_core_imports_no_web_framework() -> None:
         "heavy = sorted(m for m in ('aiohttp', 'yaml', 'hypothesis') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""

@@ -114,7 +114,9 @@ class TestRefused:
     def test_function_types_are_parsed_strictly(self, typename: str, reason: str) -> None:
         with pytest.raises(InvalidTypeName) as info:
             Functions().bind(typename, accepts=INT)
-        assert str(info.value) == f"function typename {typename!r} is not a valid typename: {reason}"
+        assert (
+            str(info.value) == f"function typename {typename!r} is not a valid typename: {reason}"
+        )
 
     def test_accepts_needs_a_type(self) -> None:
         with pytest.raises(DefinitionError) as info:
@@ -124,7 +126,9 @@ class TestRefused:
     def test_accepts_holds_types(self) -> None:
         with pytest.raises(DefinitionError) as info:
             Functions().bind("example/f", accepts=int)  # type: ignore[call-overload]
-        assert str(info.value) == "function `example/f`: accepts must hold statefun Types, got `type`"
+        assert (
+            str(info.value) == "function `example/f`: accepts must hold statefun Types, got `type`"
+        )
 
     def test_a_typename_accepted_twice(self) -> None:
         with pytest.raises(DefinitionError) as info:

@@ -92,7 +92,10 @@ class TestExpiry:
     def test_not_both(self) -> None:
         with pytest.raises(DefinitionError) as info:
             ValueSpec(
-                "x", INT, expire_after_write=timedelta(seconds=1), expire_after_call=timedelta(seconds=1)
+                "x",
+                INT,
+                expire_after_write=timedelta(seconds=1),
+                expire_after_call=timedelta(seconds=1),
             )
         assert str(info.value) == (
             "ValueSpec `x`: set `expire_after_write` or `expire_after_call`, not both"
@@ -115,7 +118,10 @@ class TestExpiry:
         )
 
     def test_one_millisecond_is_enough(self) -> None:
-        assert ValueSpec("x", INT, expire_after_call=timedelta(milliseconds=1)).expire_after_millis == 1
+        assert (
+            ValueSpec("x", INT, expire_after_call=timedelta(milliseconds=1)).expire_after_millis
+            == 1
+        )
 
     def test_must_be_a_timedelta(self) -> None:
         with pytest.raises(DefinitionError) as info:

@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statefun import INT, LONG, STRING, State, StateError, StateTypeMismatch, UndeclaredState, ValueSpec
+from statefun import (
+    INT,
+    LONG,
+    STRING,
+    State,
+    StateError,
+    StateTypeMismatch,
+    UndeclaredState,
+    ValueSpec,
+)
 
 VISITS = ValueSpec("visits", INT)
 NAME = ValueSpec("name", STRING)

@@ -35,7 +35,9 @@ class TestSplit:
     def test_refused(self, typename: str, reason: str) -> None:
         with pytest.raises(InvalidTypeName) as info:
             split(typename, "function typename")
-        assert str(info.value) == f"function typename {typename!r} is not a valid typename: {reason}"
+        assert (
+            str(info.value) == f"function typename {typename!r} is not a valid typename: {reason}"
+        )
         assert (info.value.what, info.value.typename, info.value.reason) == (
             "function typename",
             typename,
@@ -45,7 +47,10 @@ class TestSplit:
     def test_not_a_string(self) -> None:
         with pytest.raises(InvalidTypeName) as info:
             split(b"a/b")  # type: ignore[arg-type]
-        assert str(info.value) == "typename b'a/b' is not a valid typename: expected `str`, got `bytes`"
+        assert (
+            str(info.value)
+            == "typename b'a/b' is not a valid typename: expected `str`, got `bytes`"
+        )
 
     def test_is_a_value_error(self) -> None:
         assert issubclass(InvalidTypeName, DefinitionError)

@@ -70,7 +70,9 @@ def timeouts(state: State, msg: Message[Command | Reminder]) -> Result:
         case Command(action="start", token=token) as command if token not in pending:
             reminder = Reminder(token, command.text, command.delay_ms)
             delay = timedelta(milliseconds=command.delay_ms)
-            effects.append(SendAfter(delay, msg.target, REMINDER, reminder, cancellation_token=token))
+            effects.append(
+                SendAfter(delay, msg.target, REMINDER, reminder, cancellation_token=token)
+            )
             pending = (*pending, token)
         case Command(action="cancel", token=token) if token in pending:
             effects.append(CancelDelayed(token))

@@ -43,7 +43,9 @@ class _BadInput(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``statefun run`` arguments to its sub-parser."""
-    parser.add_argument("module_yaml", metavar="MODULE_YAML", help="the module.yaml the Flink job would use")
+    parser.add_argument(
+        "module_yaml", metavar="MODULE_YAML", help="the module.yaml the Flink job would use"
+    )
     parser.add_argument(
         "--functions",
         metavar="MODULE:ATTR",
@@ -153,7 +155,9 @@ async def _next_line(
             printer.flush()
 
 
-async def _pass(runtime: AsyncLocalRuntime, span: timedelta, virtual: bool, printer: _Printer) -> None:
+async def _pass(
+    runtime: AsyncLocalRuntime, span: timedelta, virtual: bool, printer: _Printer
+) -> None:
     """Let ``span`` pass: move the virtual clock, or wait while timers fire on time."""
     if virtual:
         await runtime.advance(span)

@@ -165,7 +165,9 @@ class Engine:
         if not routes:
             raise RoutingFailure(f"No Kafka ingress in module.yaml consumes topic {topic!r}", where)
         if key is None:
-            raise RoutingFailure("Kafka record keys must not be null: the key is the target id", where)
+            raise RoutingFailure(
+                "Kafka record keys must not be null: the key is the target id", where
+            )
         for route in routes:
             for target in route.targets:
                 address = Address(target, key)
@@ -200,7 +202,9 @@ class Engine:
         """Send ``batch`` to ``target`` as one request now and apply the response,
         without delivering what it causes (that waits for :meth:`run_until_idle`)."""
         if not self.serves(target.typename):
-            raise RoutingFailure(f"Cannot find a provider for type {target.typename}", f"a batch to {target}")
+            raise RoutingFailure(
+                f"Cannot find a provider for type {target.typename}", f"a batch to {target}"
+            )
         if target in self.busy:
             raise RuntimeError(f"{target} has a request in flight; run until idle first")
         await self._complete(target, batch)
@@ -347,7 +351,9 @@ class Engine:
             try:
                 parse_runtime_typename(typename)
             except ValueError as exc:
-                raise StateFailure(f"State `{spec.state_name}` has an invalid type: {exc}", where) from None
+                raise StateFailure(
+                    f"State `{spec.state_name}` has an invalid type: {exc}", where
+                ) from None
             known = registered.get(spec.state_name) or new.get(spec.state_name)
             if known is not None:
                 if known.typename != typename:
@@ -358,7 +364,9 @@ class Engine:
                     )
                 continue
             expiration = spec.expiration_spec
-            new[spec.state_name] = _Registered(typename, expiration.mode, expiration.expire_after_millis)
+            new[spec.state_name] = _Registered(
+                typename, expiration.mode, expiration.expire_after_millis
+            )
         if not new:
             raise StateFailure(
                 "IncompleteInvocationContext registers no new state; the runtime would"
@@ -367,15 +375,15 @@ class Engine:
             )
         registered.update(new)
 
-    def _check(
-        self, target: Address, result: FromFunction.InvocationResponse, where: str
-    ) -> _Plan:
+    def _check(self, target: Address, result: FromFunction.InvocationResponse, where: str) -> _Plan:
         plan = _Plan()
         for message in result.outgoing_messages:
             to = message.target
             typename = f"{to.namespace}/{to.type}"
             if not self.serves(typename):
-                raise RoutingFailure(f"Cannot find a provider for type {typename}", f"a message from {where}")
+                raise RoutingFailure(
+                    f"Cannot find a provider for type {typename}", f"a message from {where}"
+                )
             plan.messages.append(
                 (
                     trusted_address(to.namespace, to.type, to.id),
@@ -406,7 +414,9 @@ class Engine:
                     )
                 plan.mutations.append((name, mutation.state_value.value))
             else:
-                raise StateFailure(f"Unexpected state mutation type {mutation.mutation_type}", where)
+                raise StateFailure(
+                    f"Unexpected state mutation type {mutation.mutation_type}", where
+                )
         return plan
 
     def _check_delayed(
@@ -527,4 +537,3 @@ def _add_note(exc: BaseException, note: str) -> None:
     add_note = getattr(exc, "add_note", None)  # PEP 678, Python 3.11+
     if add_note is not None:
         add_note(note)
-

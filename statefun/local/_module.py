@@ -106,7 +106,9 @@ class Module:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise ModuleError(f"cannot read module file {os.fspath(path)!r}: {exc.strerror or exc}") from None
+            raise ModuleError(
+                f"cannot read module file {os.fspath(path)!r}: {exc.strerror or exc}"
+            ) from None
         return cls.parse(text, source=os.fspath(path))
 
     @classmethod
@@ -199,7 +201,9 @@ def _endpoint(spec: Mapping[str, Any], where: str) -> Endpoint:
     functions = _text(spec, "functions", where)
     namespace, name = _typename(functions, "functions", where)
     if "*" in namespace or ("*" in name and name != "*"):
-        raise ModuleError(f"{where}: `functions` may only use `*` as the whole name, got {functions!r}")
+        raise ModuleError(
+            f"{where}: `functions` may only use `*` as the whole name, got {functions!r}"
+        )
     url = _text(spec, "urlPathTemplate", where)
     batch = spec.get("maxNumBatchRequests", 1000)
     if not isinstance(batch, int) or isinstance(batch, bool):

@@ -93,7 +93,9 @@ class IngressRecord:
     def __init__(self, topic: str, key: str | None, value: bytes | str) -> None:
         object.__setattr__(self, "topic", topic)
         object.__setattr__(self, "key", key)
-        object.__setattr__(self, "value", value.encode("utf-8") if isinstance(value, str) else bytes(value))
+        object.__setattr__(
+            self, "value", value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        )
 
 
 def decode_egress(record: EgressRecord) -> KafkaRecord | KinesisRecord | EgressRecord:

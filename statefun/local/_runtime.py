@@ -92,7 +92,9 @@ class _Base:
 
     # -- input ------------------------------------------------------------------
 
-    def send(self, target: Address, type_: Type[T], value: T, *, caller: Address | None = None) -> None:
+    def send(
+        self, target: Address, type_: Type[T], value: T, *, caller: Address | None = None
+    ) -> None:
         """Queue a message for ``target``, like an ingress record (no caller) by default.
 
         >>> runtime.send(Address("example/person", "Ana"), GREET, GreetRequest("Ana"))
@@ -103,7 +105,9 @@ class _Base:
         self, target: Address, typename: str, data: bytes, *, caller: Address | None = None
     ) -> None:
         """Queue a message given as its typename and bytes, exactly as they travel."""
-        self._engine.deliver(target, [Invocation(typename, bytes(data), caller)], f"a message to {target}")
+        self._engine.deliver(
+            target, [Invocation(typename, bytes(data), caller)], f"a message to {target}"
+        )
 
     def send_batch(
         self, target: Address, type_: Type[T], values: Iterable[T], *, caller: Address | None = None
@@ -156,7 +160,9 @@ class _Base:
     @overload
     def egress(self, egress_id: str, type_: Type[T]) -> list[T]: ...
 
-    def egress(self, egress_id: str | None = None, type_: Type[T] | None = None) -> list[EgressRecord] | list[T]:
+    def egress(
+        self, egress_id: str | None = None, type_: Type[T] | None = None
+    ) -> list[EgressRecord] | list[T]:
         """The records sent to ``egress_id`` (every egress if None), oldest first.
 
         With a ``type_``, their values decoded as that type; for Kafka and
@@ -189,7 +195,9 @@ class _Base:
 
     def kinesis_records(self, egress_id: str | None = None) -> list[KinesisRecord]:
         """The Kinesis egress records (of ``egress_id``, or all), as :class:`statefun.KinesisRecord`."""
-        return [r for r in map(decode_egress, self.egress(egress_id)) if isinstance(r, KinesisRecord)]
+        return [
+            r for r in map(decode_egress, self.egress(egress_id)) if isinstance(r, KinesisRecord)
+        ]
 
     def pending_timers(self) -> list[PendingTimer]:
         """The delayed messages not yet delivered nor cancelled, the soonest first."""
@@ -220,7 +228,9 @@ class _Base:
             clock.set_ms(due)
             await self._engine.run_until_idle()
         else:
-            raise NotIdle(f"timers still fall due after {self._engine.max_requests} steps (max_requests)")
+            raise NotIdle(
+                f"timers still fall due after {self._engine.max_requests} steps (max_requests)"
+            )
         clock.set_ms(end)
         await self._engine.run_until_idle()
 
@@ -340,7 +350,9 @@ class LocalRuntime(_Base):
             return self._run_in_new_loop(coroutine)
         # Called from async code: a loop cannot run inside another in one
         # thread, so this run gets a helper thread (as Starlette's TestClient does).
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statefun-local") as portal:
+        with concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="statefun-local"
+        ) as portal:
             return portal.submit(self._run_in_new_loop, coroutine).result()
 
     def _run_in_new_loop(self, coroutine: Coroutine[Any, Any, R]) -> R:

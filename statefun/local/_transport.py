@@ -98,7 +98,9 @@ class HttpTransport:
         if isinstance(self.url, Module):
             endpoint = self.url.endpoint(target.typename)
             if endpoint is None:
-                raise RoutingFailure(f"Cannot find a provider for type {target.typename}", f"{target}")
+                raise RoutingFailure(
+                    f"Cannot find a provider for type {target.typename}", f"{target}"
+                )
             return endpoint.url(target.typename)
         return self.url.replace("{function.name}", target.name)
 
@@ -165,7 +167,9 @@ class MockTransport:
         if inspect.isawaitable(answer):
             answer = await answer
         if not isinstance(answer, bytes):
-            raise TypeError(f"MockTransport handler returned `{type(answer).__name__}`, expected `bytes`")
+            raise TypeError(
+                f"MockTransport handler returned `{type(answer).__name__}`, expected `bytes`"
+            )
         return answer
 
     async def aclose(self) -> None:

@@ -30,12 +30,18 @@ from ..local._engine import Invocation
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-__all__ = ("Outcome", "assert_batch_equivalent", "assert_deterministic", "assert_roundtrip", "outcome")
+__all__ = (
+    "Outcome",
+    "assert_batch_equivalent",
+    "assert_deterministic",
+    "assert_roundtrip",
+    "outcome",
+)
 
 T = TypeVar("T")
 
 # Union, not `|`: Python 3.10 cannot `|` a class with a Callable[...] alias.
-RuntimeSource = Union[Functions, Callable[[], LocalRuntime]]
+RuntimeSource = Union[Functions, Callable[[], LocalRuntime]]  # noqa: UP007
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +55,9 @@ class Outcome:
 
 def outcome(runtime: LocalRuntime) -> Outcome:
     """What ``runtime`` has produced so far, as one value to compare."""
-    return Outcome(tuple(runtime.egress()), runtime.state_snapshot(), tuple(runtime.pending_timers()))
+    return Outcome(
+        tuple(runtime.egress()), runtime.state_snapshot(), tuple(runtime.pending_timers())
+    )
 
 
 def assert_roundtrip(
@@ -71,9 +79,13 @@ def assert_roundtrip(
     def roundtrip(value: T) -> None:
         data = type_.encode(value)
         back = type_.decode(data)
-        assert back == value, f"`{type_.typename}`: {value!r} came back as {back!r} (bytes {data!r})"
+        assert back == value, (
+            f"`{type_.typename}`: {value!r} came back as {back!r} (bytes {data!r})"
+        )
         again = type_.encode(back)
-        assert again == data, f"`{type_.typename}`: {value!r} encodes to {data!r}, then to {again!r}"
+        assert again == data, (
+            f"`{type_.typename}`: {value!r} encodes to {data!r}, then to {again!r}"
+        )
 
     roundtrip()
 
@@ -130,7 +142,9 @@ def assert_batch_equivalent(
     invocations = [Invocation(type_.typename, type_.encode(m.value), m.caller) for m in messages]
     single = _play(runtime, advance, lambda rt: _requests(rt, target, [[i] for i in invocations]))
     batched = _play(runtime, advance, lambda rt: _requests(rt, target, [invocations]))
-    _assert_same(single, batched, f"{len(messages)} single requests", f"one batch of {len(messages)}")
+    _assert_same(
+        single, batched, f"{len(messages)} single requests", f"one batch of {len(messages)}"
+    )
 
 
 def _play(

@@ -46,7 +46,9 @@ _PRIMITIVES: tuple[tuple[Type[Any], st.SearchStrategy[Any]], ...] = (
 
 def _check_size(name: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidArgument(f"Expected a non-negative int but got {name}={value!r} (type={type(value).__name__})")
+        raise InvalidArgument(
+            f"Expected a non-negative int but got {name}={value!r} (type={type(value).__name__})"
+        )
     return value
 
 
@@ -103,7 +105,9 @@ def values(type_: Type[T]) -> st.SearchStrategy[T]:
     -17
     """
     if not isinstance(type_, Type):
-        raise InvalidArgument(f"Expected a statefun Type but got type_={type_!r} (type={type(type_).__name__})")
+        raise InvalidArgument(
+            f"Expected a statefun Type but got type_={type_!r} (type={type(type_).__name__})"
+        )
     for primitive, strategy in _PRIMITIVES:
         if type_ == primitive:
             return strategy  # the same Type, so values of T

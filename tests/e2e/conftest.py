@@ -48,10 +48,12 @@ def _is_e2e(item: pytest.Item) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "e2e: end-to-end test against the real StateFun runtime and Kafka (slow; needs Java, Maven)"
+        "markers",
+        "e2e: end-to-end test against the real StateFun runtime and Kafka (slow; needs Java, Maven)",
     )
     config.addinivalue_line(
-        "markers", "e2e_timeout(seconds): wall-clock bound of one e2e test (setup + call; default 240)"
+        "markers",
+        "e2e_timeout(seconds): wall-clock bound of one e2e test (setup + call; default 240)",
     )
     harness.install_sigterm_handler()
 
@@ -77,7 +79,9 @@ _FIRST_PROC_KEY = pytest.StashKey[int]()
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, Any]:
     report = yield
     run = item.stash.get(_RUN_KEY, None)
     if report.failed and run is not None:
@@ -94,7 +98,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             summary = harness.error_summary(p.log_path)
             if summary:
                 lines.append(f"----- {p.name}: exceptions in {p.log_path} -----\n{summary}")
-            lines.append(f"----- {p.name}: tail of {p.log_path} -----\n{harness.tail(p.log_path, 60)}")
+            lines.append(
+                f"----- {p.name}: tail of {p.log_path} -----\n{harness.tail(p.log_path, 60)}"
+            )
         report.sections.append(("e2e logs", "\n".join(lines)))
     return report
 
@@ -147,7 +153,9 @@ def _e2e_track(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def kafka(e2e_runtime: harness.Runtime, e2e_run: harness.RunDir) -> Generator[harness.KafkaBroker, None, None]:
+def kafka(
+    e2e_runtime: harness.Runtime, e2e_run: harness.RunDir
+) -> Generator[harness.KafkaBroker, None, None]:
     broker = harness.KafkaBroker(e2e_runtime, e2e_run)
     try:
         broker.start()
@@ -158,7 +166,9 @@ def kafka(e2e_runtime: harness.Runtime, e2e_run: harness.RunDir) -> Generator[ha
     broker.stop()
 
 
-def _job_factory(runtime: harness.Runtime, run: harness.RunDir) -> Generator[StatefunJobFactory, None, None]:
+def _job_factory(
+    runtime: harness.Runtime, run: harness.RunDir
+) -> Generator[StatefunJobFactory, None, None]:
     jobs: list[harness.StatefunJob] = []
 
     def make(module_dir: str | Path, **opts: Any) -> harness.StatefunJob:
@@ -174,7 +184,9 @@ def _job_factory(runtime: harness.Runtime, run: harness.RunDir) -> Generator[Sta
 def _server_factory(run: harness.RunDir) -> Generator[FunctionServerFactory, None, None]:
     servers: list[harness.FunctionServer] = []
 
-    def make(argv: Sequence[str], port: int = harness.FUNCTION_PORT, **kw: Any) -> harness.FunctionServer:
+    def make(
+        argv: Sequence[str], port: int = harness.FUNCTION_PORT, **kw: Any
+    ) -> harness.FunctionServer:
         srv = harness.FunctionServer(run, argv, port=port, **kw)
         servers.append(srv)
         return srv.start()

@@ -39,9 +39,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # kafka-python is imported where used: only the tests need it
     from kafka.admin import KafkaAdminClient
@@ -205,7 +206,9 @@ def default_cache_dir(kver: str | None = None) -> Path:
     if os.environ.get("STATEFUN_E2E_CACHE"):
         return Path(os.environ["STATEFUN_E2E_CACHE"]).expanduser()
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "statefun-e2e"
-    return base / f"statefun-{STATEFUN_VERSION}-flink-{FLINK_VERSION}-kafka-{kver or kafka_version()}"
+    return (
+        base / f"statefun-{STATEFUN_VERSION}-flink-{FLINK_VERSION}-kafka-{kver or kafka_version()}"
+    )
 
 
 MARKER = ".complete.json"
@@ -233,8 +236,14 @@ def _mvn_copy_deps(mvn: str, pom: Path, out: Path, m2: Path, log_file: Path) -> 
     out.mkdir(parents=True, exist_ok=True)
     _run(
         [
-            mvn, "-B", "-q", "-f", pom, f"-Dmaven.repo.local={m2}",
-            f"{DEPENDENCY_PLUGIN}:copy-dependencies", f"-DoutputDirectory={out}",
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            pom,
+            f"-Dmaven.repo.local={m2}",
+            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+            f"-DoutputDirectory={out}",
         ],
         log_file,
         timeout=1800,
@@ -247,8 +256,15 @@ def _fetch_flink_lib(out: Path, work: Path, log_file: Path) -> None:
     dl.mkdir(parents=True, exist_ok=True)
     _run(
         [
-            sys.executable, "-m", "pip", "download", "--no-deps",
-            "--disable-pip-version-check", "-d", dl, f"apache-flink-libraries=={FLINK_VERSION}",
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-d",
+            dl,
+            f"apache-flink-libraries=={FLINK_VERSION}",
         ],
         log_file,
         timeout=1800,
@@ -261,9 +277,11 @@ def _fetch_flink_lib(out: Path, work: Path, log_file: Path) -> None:
     n = 0
     with tarfile.open(sdists[0], "r:gz") as tf:
         for member in tf:
-            if not (member.isfile() and member.name.startswith(prefix) and member.name.endswith(".jar")):
+            if not (
+                member.isfile() and member.name.startswith(prefix) and member.name.endswith(".jar")
+            ):
                 continue
-            name = member.name[len(prefix):]
+            name = member.name[len(prefix) :]
             if "/" in name or name.startswith("flink-table"):
                 continue
             src = tf.extractfile(member)
@@ -287,7 +305,9 @@ def fetch_runtime(cache_dir: Path | None = None) -> Runtime:
     java = find_java()
     major = java_major_version(java)
     if major < 11:
-        raise HarnessError(f"{java} is Java {major}; the e2e runtime needs Java 11+ (17 recommended)")
+        raise HarnessError(
+            f"{java} is Java {major}; the e2e runtime needs Java 11+ (17 recommended)"
+        )
     kver = kafka_version()
     cache = (cache_dir or default_cache_dir(kver)).resolve()
 
@@ -325,32 +345,56 @@ def fetch_runtime(cache_dir: Path | None = None) -> Runtime:
             t = time.monotonic()
             variant = "distribution"
             try:
-                _mvn_copy_deps(mvn, JVM_DIR / "statefun-libs.pom.xml", work / "statefun-lib", m2, fetch_log)
-            except HarnessError as e:
+                _mvn_copy_deps(
+                    mvn, JVM_DIR / "statefun-libs.pom.xml", work / "statefun-lib", m2, fetch_log
+                )
+            except HarnessError:
                 # fall back only when the artifact itself was refused, not on any Maven failure
                 if "statefun-flink-distribution" not in tail(fetch_log, 30):
                     raise
-                log("statefun-flink-distribution:3.3.0 not available from Maven; "
-                    "falling back to thin StateFun jars")
+                log(
+                    "statefun-flink-distribution:3.3.0 not available from Maven; "
+                    "falling back to thin StateFun jars"
+                )
                 shutil.rmtree(work / "statefun-lib", ignore_errors=True)
                 variant = "thin"
                 _mvn_copy_deps(
-                    mvn, JVM_DIR / "statefun-libs-thin.pom.xml", work / "statefun-lib", m2, fetch_log
+                    mvn,
+                    JVM_DIR / "statefun-libs-thin.pom.xml",
+                    work / "statefun-lib",
+                    m2,
+                    fetch_log,
                 )
                 # flink-dist (from PyPI) already carries Flink core/runtime/streaming: drop
                 # any transitive copies so only one Flink is on the classpath.
                 for j in (work / "statefun-lib").glob("*.jar"):
-                    if j.name.startswith(("flink-core-", "flink-java-", "flink-streaming-java", "flink-runtime-",
-                                          "flink-clients", "flink-optimizer", "flink-rpc-", "flink-annotations",
-                                          "flink-metrics-core", "flink-shaded-", "flink-file-sink-common",
-                                          "flink-hadoop-fs", "flink-queryable-state-client", "log4j-",
-                                          "slf4j-")):
+                    if j.name.startswith(
+                        (
+                            "flink-core-",
+                            "flink-java-",
+                            "flink-streaming-java",
+                            "flink-runtime-",
+                            "flink-clients",
+                            "flink-optimizer",
+                            "flink-rpc-",
+                            "flink-annotations",
+                            "flink-metrics-core",
+                            "flink-shaded-",
+                            "flink-file-sink-common",
+                            "flink-hadoop-fs",
+                            "flink-queryable-state-client",
+                            "log4j-",
+                            "slf4j-",
+                        )
+                    ):
                         j.unlink()
             timings["statefun_maven_s"] = round(time.monotonic() - t, 1)
 
             t = time.monotonic()
             kpom = work / "kafka-libs.pom.xml"
-            kpom.write_text((JVM_DIR / "kafka-libs.pom.xml").read_text().replace("@KAFKA_VERSION@", kver))
+            kpom.write_text(
+                (JVM_DIR / "kafka-libs.pom.xml").read_text().replace("@KAFKA_VERSION@", kver)
+            )
             _mvn_copy_deps(mvn, kpom, work / "kafka-lib", m2, fetch_log)
             kpom.unlink()
             timings["kafka_maven_s"] = round(time.monotonic() - t, 1)
@@ -376,7 +420,9 @@ def fetch_runtime(cache_dir: Path | None = None) -> Runtime:
             if cache.exists():  # stale, incomplete leftover from an old layout
                 shutil.rmtree(cache)
             os.rename(work, cache)
-            log(f"runtime fetched in {timings['total_s']}s ({variant} StateFun jars, Kafka {kver}): {timings}")
+            log(
+                f"runtime fetched in {timings['total_s']}s ({variant} StateFun jars, Kafka {kver}): {timings}"
+            )
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -412,7 +458,11 @@ def error_summary(path: Path | str, limit: int = 12) -> str:
         stripped = line.strip()
         if stripped.startswith("at ") or stripped.startswith("..."):
             continue
-        if stripped.startswith("Caused by:") or ("Exception: " in stripped) or ("Error: " in stripped):
+        if (
+            stripped.startswith("Caused by:")
+            or ("Exception: " in stripped)
+            or ("Error: " in stripped)
+        ):
             short = stripped[:400]
             if short in seen:
                 seen.remove(short)
@@ -431,7 +481,7 @@ def _child_setup() -> None:  # runs in the child between fork and exec
         pass
 
 
-_LIVE: dict[int, "ManagedProcess"] = {}
+_LIVE: dict[int, ManagedProcess] = {}
 _LIVE_LOCK = threading.Lock()
 
 
@@ -465,12 +515,14 @@ class ManagedProcess:
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         if self.running:
             raise HarnessError(f"{self.name} already running (pid {self.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as lf:
-            lf.write(f"\n==== {time.strftime('%H:%M:%S')} start {self.name}: {' '.join(self.argv)}\n".encode())
+            lf.write(
+                f"\n==== {time.strftime('%H:%M:%S')} start {self.name}: {' '.join(self.argv)}\n".encode()
+            )
             lf.flush()
             self.proc = subprocess.Popen(
                 self.argv,
@@ -578,7 +630,7 @@ class ManagedProcess:
                 return None
             start = data.rfind("\n", 0, i) + 1
             end = data.find("\n", i)
-            return data[start:end if end >= 0 else None]
+            return data[start : end if end >= 0 else None]
 
         return wait_until(find, timeout, f"{text!r} in {self.log_path}", interval=0.3)
 
@@ -600,7 +652,9 @@ class RunDir:
             old = sorted(base.glob("statefun-e2e-run-*"), key=lambda p: p.name)
             for stale in old[: max(0, len(old) - (self.KEEP - 1))]:
                 shutil.rmtree(stale, ignore_errors=True)
-            path = Path(tempfile.mkdtemp(prefix=time.strftime("statefun-e2e-run-%Y%m%d-%H%M%S-"), dir=base))
+            path = Path(
+                tempfile.mkdtemp(prefix=time.strftime("statefun-e2e-run-%Y%m%d-%H%M%S-"), dir=base)
+            )
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.processes: list[ManagedProcess] = []
@@ -640,8 +694,14 @@ class RunDir:
 class KafkaBroker:
     """Single-node KRaft broker on 127.0.0.1:9092 (controller 9093) from the Maven jars."""
 
-    def __init__(self, runtime: Runtime, run: RunDir, port: int = KAFKA_PORT,
-                 controller_port: int = KAFKA_CONTROLLER_PORT, heap: str = "512m"):
+    def __init__(
+        self,
+        runtime: Runtime,
+        run: RunDir,
+        port: int = KAFKA_PORT,
+        controller_port: int = KAFKA_CONTROLLER_PORT,
+        heap: str = "512m",
+    ):
         self.runtime = runtime
         self.run = run
         self.port = port
@@ -656,34 +716,67 @@ class KafkaBroker:
 
     def _java(self, *args: str, heap: str) -> list[str]:
         return [
-            self.runtime.java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            self.runtime.java,
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{JVM_DIR / 'kafka-log4j.properties'}",
-            "-cp", str(self.runtime.kafka_lib / "*"), *args,
+            "-cp",
+            str(self.runtime.kafka_lib / "*"),
+            *args,
         ]
 
-    def start(self, timeout: float = 90) -> "KafkaBroker":
+    def start(self, timeout: float = 90) -> KafkaBroker:
         ensure_ports_free([self.port, self.controller_port], "Kafka")
         t0 = time.monotonic()
         props = self.dir / "server.properties"
         props.write_text(
-            (JVM_DIR / "server.properties.in").read_text()
+            (JVM_DIR / "server.properties.in")
+            .read_text()
             .replace("@DATA@", str(self.dir / "data"))
             .replace("@CONTROLLER_PORT@", str(self.controller_port))
             .replace("@PORT@", str(self.port))
         )
         cluster_id = "-"
-        while cluster_id.startswith("-"):  # "-..." would parse as an option (Kafka's own ids avoid it too)
+        while cluster_id.startswith(
+            "-"
+        ):  # "-..." would parse as an option (Kafka's own ids avoid it too)
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        _run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-                        "--ignore-formatted", heap="256m"),
-             self.dir / "format.log", timeout=120)
+        _run(
+            self._java(
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--ignore-formatted",
+                heap="256m",
+            ),
+            self.dir / "format.log",
+            timeout=120,
+        )
         self.process = self.run.register(
-            ManagedProcess("kafka", self._java("kafka.Kafka", str(props), heap=self.heap), self.dir / "kafka.log")
+            ManagedProcess(
+                "kafka",
+                self._java("kafka.Kafka", str(props), heap=self.heap),
+                self.dir / "kafka.log",
+            )
         ).start()
-        wait_until(lambda: port_open(self.port), timeout, "Kafka port", check=self.process.check_alive)
-        wait_until(self._ready, max(5.0, timeout - (time.monotonic() - t0)), "Kafka admin API",
-                   interval=0.5, check=self.process.check_alive)
-        log(f"Kafka {self.runtime.kafka_version} ready on {self.bootstrap} in {time.monotonic() - t0:.1f}s")
+        wait_until(
+            lambda: port_open(self.port), timeout, "Kafka port", check=self.process.check_alive
+        )
+        wait_until(
+            self._ready,
+            max(5.0, timeout - (time.monotonic() - t0)),
+            "Kafka admin API",
+            interval=0.5,
+            check=self.process.check_alive,
+        )
+        log(
+            f"Kafka {self.runtime.kafka_version} ready on {self.bootstrap} in {time.monotonic() - t0:.1f}s"
+        )
         return self
 
     def _ready(self) -> bool:
@@ -703,8 +796,11 @@ class KafkaBroker:
     def admin(self) -> KafkaAdminClient:
         from kafka.admin import KafkaAdminClient
 
-        return KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000,
-                                client_id="statefun-e2e-admin")
+        return KafkaAdminClient(
+            bootstrap_servers=self.bootstrap,
+            request_timeout_ms=10_000,
+            client_id="statefun-e2e-admin",
+        )
 
     def topics(self) -> set[str]:
         admin = self.admin()
@@ -721,17 +817,21 @@ class KafkaBroker:
         admin = self.admin()
         try:
             for name in names:
+
                 def create(name: str = name) -> bool:
                     try:
                         admin.create_topics([NewTopic(name, partitions, 1)], timeout_ms=10_000)
                     except TopicAlreadyExistsError:
                         pass
                     return True
+
                 wait_until(create, timeout, f"creation of topic {name}", interval=0.5)
         finally:
             admin.close()
         # metadata is eventually consistent: wait until the topics are visible with a leader
-        wait_until(lambda: self._have_leaders(names), timeout, f"leaders for topics {names}", interval=0.3)
+        wait_until(
+            lambda: self._have_leaders(names), timeout, f"leaders for topics {names}", interval=0.3
+        )
 
     def _have_leaders(self, names: list[str]) -> bool:
         from kafka import KafkaConsumer
@@ -758,7 +858,12 @@ class KafkaBroker:
                 admin.delete_topics(names, timeout_ms=10_000)
         finally:
             admin.close()
-        wait_until(lambda: not (set(names) & self.topics()), timeout, f"deletion of topics {names}", interval=0.3)
+        wait_until(
+            lambda: not (set(names) & self.topics()),
+            timeout,
+            f"deletion of topics {names}",
+            interval=0.3,
+        )
 
     def reset_topics(self, names: Iterable[str], partitions: int = 1, timeout: float = 60) -> None:
         """Delete (if present) and re-create topics, so a test starts from empty topics."""
@@ -766,15 +871,21 @@ class KafkaBroker:
         self.delete_topics(names, timeout=timeout)
         self.create_topics(names, partitions=partitions, timeout=timeout)
 
-    def produce(self, topic: str, records: Iterable[tuple[bytes | str | None, bytes | str]]) -> None:
+    def produce(
+        self, topic: str, records: Iterable[tuple[bytes | str | None, bytes | str]]
+    ) -> None:
         """Send ``(key, value)`` pairs (str is UTF-8 encoded) in order and flush."""
         from kafka import KafkaProducer
 
         def b(x: bytes | str | None) -> bytes | None:
             return x.encode("utf-8") if isinstance(x, str) else x
 
-        p = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0,
-                          max_in_flight_requests_per_connection=1)
+        p = KafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            linger_ms=0,
+            max_in_flight_requests_per_connection=1,
+        )
         try:
             for key, value in records:
                 p.send(topic, key=b(key), value=b(value)).get(timeout=30)
@@ -796,7 +907,9 @@ class KafkaBroker:
         seconds after reaching ``count``, so a test can assert "no extra records". On timeout it
         returns what it has (the test's assertion then shows what is missing).
         """
-        return self.consume_until(topic, lambda recs: len(recs) >= count, timeout, read_committed, settle)
+        return self.consume_until(
+            topic, lambda recs: len(recs) >= count, timeout, read_committed, settle
+        )
 
     def consume_until(
         self,
@@ -807,18 +920,22 @@ class KafkaBroker:
         settle: float = 0.0,
     ) -> list[tuple[bytes | None, bytes]]:
         records = self.consume_records(
-            topic, lambda recs: done([(r.key, r.value) for r in recs]), timeout, read_committed, settle
+            topic,
+            lambda recs: done([(r.key, r.value) for r in recs]),
+            timeout,
+            read_committed,
+            settle,
         )
         return [(r.key, r.value) for r in records]
 
     def consume_records(
         self,
         topic: str,
-        done: Callable[[list["Received"]], bool],
+        done: Callable[[list[Received]], bool],
         timeout: float = 60,
         read_committed: bool = True,
         settle: float = 0.0,
-    ) -> list["Received"]:
+    ) -> list[Received]:
         """Like :meth:`consume_until`, with each record's Kafka timestamp and arrival time."""
         from kafka import KafkaConsumer, TopicPartition
 
@@ -831,7 +948,9 @@ class KafkaBroker:
         )
         out: list[Received] = []
         try:
-            parts = wait_until(lambda: c.partitions_for_topic(topic), 30, f"metadata for topic {topic}")
+            parts = wait_until(
+                lambda: c.partitions_for_topic(topic), 30, f"metadata for topic {topic}"
+            )
             tps = [TopicPartition(topic, p) for p in sorted(parts)]
             c.assign(tps)
             c.seek_to_beginning(*tps)
@@ -851,7 +970,9 @@ class KafkaBroker:
                 arrived = time.time()
                 for tp in tps:
                     for m in batch.get(tp, []):
-                        out.append(Received(m.key, m.value, m.timestamp / 1000.0, arrived, m.offset))
+                        out.append(
+                            Received(m.key, m.value, m.timestamp / 1000.0, arrived, m.offset)
+                        )
         finally:
             c.close()
         return out
@@ -874,10 +995,13 @@ class Received:
 # --------------------------------------------------------------------------------------
 
 
-def http_json(method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 10) -> dict[str, Any]:
+def http_json(
+    method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 10
+) -> dict[str, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"} if data else {}
+    )
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         raw = resp.read()
     result: dict[str, Any] = json.loads(raw) if raw else {}
@@ -936,7 +1060,8 @@ class StatefunJob:
         for sub in ("tmp", "checkpoints", "savepoints", "plugins"):
             (self.dir / sub).mkdir(exist_ok=True)
         text = (
-            (JVM_DIR / "flink-conf.yaml.in").read_text()
+            (JVM_DIR / "flink-conf.yaml.in")
+            .read_text()
             .replace("@WORK@", str(self.dir))
             .replace("@CHECKPOINT_INTERVAL@", self.checkpoint_interval)
             .replace("@RESTART_ATTEMPTS@", str(self.restart_attempts))
@@ -944,39 +1069,63 @@ class StatefunJob:
             .replace("@JOB_NAME@", self.job_name)
         )
         if self.flink_conf:
-            text += "\n# per-test overrides\n" + "".join(f"{k}: {v}\n" for k, v in self.flink_conf.items())
+            text += "\n# per-test overrides\n" + "".join(
+                f"{k}: {v}\n" for k, v in self.flink_conf.items()
+            )
         (conf / "flink-conf.yaml").write_text(text)
         shutil.copyfile(JVM_DIR / "log4j-console.properties", conf / "log4j-console.properties")
         cp = ":".join(self.runtime.statefun_classpath() + [str(module)])
         argv = [
-            self.runtime.java, f"@{JVM_DIR / 'jdk17.opts'}", f"-Xms{self.heap}", f"-Xmx{self.heap}",
+            self.runtime.java,
+            f"@{JVM_DIR / 'jdk17.opts'}",
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
             f"-Dlog4j.configurationFile=file:{conf / 'log4j-console.properties'}",
-            "-cp", cp,
-            "org.apache.flink.client.cli.CliFrontend", "run", "-t", "local",
+            "-cp",
+            cp,
+            "org.apache.flink.client.cli.CliFrontend",
+            "run",
+            "-t",
+            "local",
         ]
         if self.savepoint:
             argv += ["-s", self.savepoint]
             if self.allow_non_restored_state:
                 argv += ["--allowNonRestoredState"]
-        argv += ["-c", "org.apache.flink.statefun.flink.core.StatefulFunctionsJob", str(self.runtime.job_jar)]
+        argv += [
+            "-c",
+            "org.apache.flink.statefun.flink.core.StatefulFunctionsJob",
+            str(self.runtime.job_jar),
+        ]
         return argv
 
-    def start(self, timeout: float = 120) -> "StatefunJob":
+    def start(self, timeout: float = 120) -> StatefunJob:
         ensure_ports_free([self.rest_port], "the StateFun job (Flink REST)")
         argv = self._prepare()
         env = dict(os.environ)
         env["FLINK_CONF_DIR"] = str(self.dir / "conf")
         env["FLINK_PLUGINS_DIR"] = str(self.dir / "plugins")
         t0 = time.monotonic()
-        self.process = self.run.register(ManagedProcess("statefun", argv, self.dir / "statefun.log", env=env))
+        self.process = self.run.register(
+            ManagedProcess("statefun", argv, self.dir / "statefun.log", env=env)
+        )
         self.process.start()
         try:
-            self.job_id = wait_until(self._running_job, timeout, "the StateFun job to be RUNNING",
-                                     interval=0.5, check=self.process.check_alive)
+            self.job_id = wait_until(
+                self._running_job,
+                timeout,
+                "the StateFun job to be RUNNING",
+                interval=0.5,
+                check=self.process.check_alive,
+            )
         except HarnessError as e:
-            raise HarnessError(f"{e}\n--- tail of {self.process.log_path} ---\n{self.process.tail(80)}") from None
-        log(f"StateFun job {self.job_id} RUNNING after {time.monotonic() - t0:.1f}s"
-            + (f" (restored from {self.savepoint})" if self.savepoint else ""))
+            raise HarnessError(
+                f"{e}\n--- tail of {self.process.log_path} ---\n{self.process.tail(80)}"
+            ) from None
+        log(
+            f"StateFun job {self.job_id} RUNNING after {time.monotonic() - t0:.1f}s"
+            + (f" (restored from {self.savepoint})" if self.savepoint else "")
+        )
         return self
 
     def _running_job(self) -> str | None:
@@ -1017,8 +1166,13 @@ class StatefunJob:
     def wait_for_checkpoint(self, timeout: float = 60) -> int:
         """Wait until one more checkpoint than now has completed; returns the new count."""
         start = self.completed_checkpoints()
-        return wait_until(lambda: (n := self.completed_checkpoints()) > start and n, timeout,
-                          "a completed checkpoint", interval=0.5, check=self.check_alive)
+        return wait_until(
+            lambda: (n := self.completed_checkpoints()) > start and n,
+            timeout,
+            "a completed checkpoint",
+            interval=0.5,
+            check=self.check_alive,
+        )
 
     def _savepoint_from_log(self) -> str | None:
         """The MiniCluster may shut down (REST gone) right after cancel/stop; the JobMaster log
@@ -1029,14 +1183,14 @@ class StatefunJob:
         i = text.rfind(marker)
         if i < 0:
             return None
-        rest = text[i + len(marker):].split()[0]
+        rest = text[i + len(marker) :].split()[0]
         return rest.rstrip(".")
 
     def _await_savepoint(self, url: str, timeout: float) -> str:
         def done() -> str | None:
             try:
                 r = http_json("GET", url, timeout=5)
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 if self.process and not self.process.running:
                     path = self._savepoint_from_log()
                     if path:
@@ -1044,7 +1198,7 @@ class StatefunJob:
                     raise HarnessError(
                         f"the StateFun JVM exited before the savepoint completed; "
                         f"log {self.process.log_path}:\n{self.process.tail(80)}"
-                    )
+                    ) from exc
                 raise
             if r.get("status", {}).get("id") != "COMPLETED":
                 return None
@@ -1067,9 +1221,14 @@ class StatefunJob:
         """
         assert self.job_id and self.process
         target = self.dir / "savepoints"
-        trig = http_json("POST", f"{self.rest}/jobs/{self.job_id}/savepoints",
-                         {"target-directory": f"file://{target}", "cancel-job": True})
-        path = self._await_savepoint(f"{self.rest}/jobs/{self.job_id}/savepoints/{trig['request-id']}", timeout)
+        trig = http_json(
+            "POST",
+            f"{self.rest}/jobs/{self.job_id}/savepoints",
+            {"target-directory": f"file://{target}", "cancel-job": True},
+        )
+        path = self._await_savepoint(
+            f"{self.rest}/jobs/{self.job_id}/savepoints/{trig['request-id']}", timeout
+        )
         log(f"savepoint {path}; job cancelled")
         self._wait_exit(timeout)
         return path
@@ -1095,14 +1254,22 @@ class StatefunJob:
         if self.process is None or not self.process.running:
             shutil.rmtree(self.dir / "tmp", ignore_errors=True)
 
-    def restart_from(self, savepoint: str, module_dir: Path | str | None = None, **kw: Any) -> "StatefunJob":
+    def restart_from(
+        self, savepoint: str, module_dir: Path | str | None = None, **kw: Any
+    ) -> StatefunJob:
         """A new job (new folder, new JVM) restored from ``savepoint``, optionally with another module."""
         opts: dict[str, Any] = dict(
-            checkpoint_interval=self.checkpoint_interval, restart_attempts=self.restart_attempts,
-            rest_port=self.rest_port, heap=self.heap, job_name=self.job_name, flink_conf=self.flink_conf,
+            checkpoint_interval=self.checkpoint_interval,
+            restart_attempts=self.restart_attempts,
+            rest_port=self.rest_port,
+            heap=self.heap,
+            job_name=self.job_name,
+            flink_conf=self.flink_conf,
         )
         opts.update(kw)
-        return StatefunJob(self.runtime, self.run, module_dir or self.module_dir, savepoint=savepoint, **opts)
+        return StatefunJob(
+            self.runtime, self.run, module_dir or self.module_dir, savepoint=savepoint, **opts
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -1113,8 +1280,15 @@ class StatefunJob:
 class FunctionServer:
     """A function server process (argv given by the test) serving on ``host:port``."""
 
-    def __init__(self, run: RunDir, argv: Sequence[str], port: int = FUNCTION_PORT,
-                 env: dict[str, str] | None = None, cwd: Path | str | None = None, name: str = "function"):
+    def __init__(
+        self,
+        run: RunDir,
+        argv: Sequence[str],
+        port: int = FUNCTION_PORT,
+        env: dict[str, str] | None = None,
+        cwd: Path | str | None = None,
+        name: str = "function",
+    ):
         self.run = run
         self.argv = list(argv)
         self.port = port
@@ -1130,15 +1304,22 @@ class FunctionServer:
         self.process: ManagedProcess | None = None
         self.starts = 0
 
-    def start(self, timeout: float = 30) -> "FunctionServer":
+    def start(self, timeout: float = 30) -> FunctionServer:
         ensure_ports_free([self.port], f"the function server {self.name}")
         self.starts += 1
         self.process = self.run.register(
-            ManagedProcess(self.name, self.argv, self.dir / f"{self.name}.log", env=self.env, cwd=self.cwd)
+            ManagedProcess(
+                self.name, self.argv, self.dir / f"{self.name}.log", env=self.env, cwd=self.cwd
+            )
         ).start()
         t0 = time.monotonic()
-        wait_until(lambda: port_open(self.port), timeout, f"{self.name} on port {self.port}",
-                   interval=0.1, check=self.process.check_alive)
+        wait_until(
+            lambda: port_open(self.port),
+            timeout,
+            f"{self.name} on port {self.port}",
+            interval=0.1,
+            check=self.process.check_alive,
+        )
         log(f"{self.name} listening on {HOST}:{self.port} after {time.monotonic() - t0:.1f}s")
         return self
 
@@ -1148,7 +1329,7 @@ class FunctionServer:
             self.process.kill()
         wait_until(lambda: not port_open(self.port), 15, f"port {self.port} to close")
 
-    def restart(self, timeout: float = 30) -> "FunctionServer":
+    def restart(self, timeout: float = 30) -> FunctionServer:
         self.kill()
         return self.start(timeout)
 
@@ -1197,8 +1378,10 @@ def _main(argv: list[str]) -> int:
 
     t0 = time.monotonic()
     rt = fetch_runtime()
-    log(f"runtime at {rt.root} (statefun {rt.statefun_variant}, kafka {rt.kafka_version}), "
-        f"{time.monotonic() - t0:.1f}s")
+    log(
+        f"runtime at {rt.root} (statefun {rt.statefun_variant}, kafka {rt.kafka_version}), "
+        f"{time.monotonic() - t0:.1f}s"
+    )
     if args.cmd == "fetch":
         print(rt.root)
         return 0
@@ -1214,7 +1397,9 @@ def _main(argv: list[str]) -> int:
 
             FunctionServer(run, shlex.split(args.function)).start()
         job = StatefunJob(rt, run, args.module_dir).start()
-        log(f"up: Kafka {kafka.bootstrap}, Flink REST {job.rest}, logs in {run.path}; Ctrl-C to stop")
+        log(
+            f"up: Kafka {kafka.bootstrap}, Flink REST {job.rest}, logs in {run.path}; Ctrl-C to stop"
+        )
         while True:
             job.check_alive()
             time.sleep(1)

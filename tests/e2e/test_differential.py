@@ -14,10 +14,9 @@ from collections.abc import Iterable
 
 import pytest
 
+from examples.greeter.functions import functions as greeter_functions
 from statefun import KafkaRecord
 from statefun.local import IngressRecord, run_module
-
-from examples.greeter.functions import functions as greeter_functions
 
 from . import harness
 from .conftest import FunctionServerFactory, StatefunJobFactory
@@ -46,11 +45,16 @@ def inputs(seed: int = 3, count: int = 40) -> list[tuple[str, str]]:
 
 @pytest.mark.e2e_timeout(180)
 def test_local_runtime_and_flink_write_the_same_greetings(
-    kafka: harness.KafkaBroker, function_server: FunctionServerFactory, statefun_job: StatefunJobFactory
+    kafka: harness.KafkaBroker,
+    function_server: FunctionServerFactory,
+    statefun_job: StatefunJobFactory,
 ) -> None:
     records = inputs()
-    local = run_module(GREETER_DIR / "module.yaml", [IngressRecord("names", k, v) for k, v in records],
-                       functions=greeter_functions)
+    local = run_module(
+        GREETER_DIR / "module.yaml",
+        [IngressRecord("names", k, v) for k, v in records],
+        functions=greeter_functions,
+    )
     expected: list[Row] = []
     for r in local:
         assert isinstance(r, KafkaRecord) and r.key is not None, r

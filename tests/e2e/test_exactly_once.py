@@ -43,7 +43,9 @@ CHECKPOINT_INTERVAL = "15s"  # long enough that the failover (5 s call timeout) 
 
 @pytest.mark.e2e_timeout(240)
 def test_every_greeting_exactly_once_across_a_crash(
-    kafka: harness.KafkaBroker, function_server: FunctionServerFactory, statefun_job: StatefunJobFactory
+    kafka: harness.KafkaBroker,
+    function_server: FunctionServerFactory,
+    statefun_job: StatefunJobFactory,
 ) -> None:
     kafka.reset_topics(TOPICS)
     fn = function_server(SERVE)
@@ -69,18 +71,24 @@ def test_every_greeting_exactly_once_across_a_crash(
     job.wait_for_log("switched from state RUNNING to RESTARTING", timeout=30, since=since)
     restored = job.wait_for_log("Restoring job", timeout=30, since=since)
     match = re.search(r"from Checkpoint (\d+) ", restored)
-    assert match and int(match.group(1)) == c1, f"expected a restore from checkpoint {c1}: {restored}"
+    assert match and int(match.group(1)) == c1, (
+        f"expected a restore from checkpoint {c1}: {restored}"
+    )
 
     # 4. the function server comes back; the restored job re-sends rounds 2 and 3
     t0 = time.monotonic()
     fn.start()
     got = kafka.consume("greetings", count=3 * n, timeout=90, settle=3)
-    harness.log(f"all {len(got)} committed greetings {time.monotonic() - t0:.1f}s after the restart")
+    harness.log(
+        f"all {len(got)} committed greetings {time.monotonic() - t0:.1f}s after the restart"
+    )
     job.check_alive()
 
     assert greetings_by_name(got) == expected(NAMES, 1, 3), f"got {got!r}"
     counts = collections.Counter(got)
-    assert all(c == 1 for c in counts.values()), f"duplicates: {[r for r, c in counts.items() if c > 1]}"
+    assert all(c == 1 for c in counts.values()), (
+        f"duplicates: {[r for r, c in counts.items() if c > 1]}"
+    )
 
     # the aborted transaction really held round 2: a read_uncommitted reader sees it twice
     raw = kafka.consume("greetings", count=4 * n, timeout=10, read_committed=False)

@@ -40,8 +40,17 @@ pytestmark = pytest.mark.e2e
 
 MODULE = harness.HERE / "apps" / "features"
 SERVE = [
-    sys.executable, "-m", "statefun", "serve", "tests.e2e.apps.features.functions:functions",
-    "--host", "127.0.0.1", "--port", str(harness.FUNCTION_PORT), "--path", "/statefun",
+    sys.executable,
+    "-m",
+    "statefun",
+    "serve",
+    "tests.e2e.apps.features.functions:functions",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    str(harness.FUNCTION_PORT),
+    "--path",
+    "/statefun",
 ]
 IN_TOPICS = ["e2e-ttl-in"] + [f"e2e-{kind}-in" for kind in ECHO_TYPES]
 
@@ -85,7 +94,9 @@ class TtlClient:
                     return r
             return None
 
-        recs = self.kafka.consume_records(TTL_OUT, lambda recs: report(recs) is not None, timeout=30)
+        recs = self.kafka.consume_records(
+            TTL_OUT, lambda recs: report(recs) is not None, timeout=30
+        )
         self.job.check_alive()
         found = report(recs)
         assert found is not None, f"no report for {op} #{seq} of {self.key}"
@@ -97,7 +108,9 @@ def sleep_until(deadline: float) -> None:
 
 
 @pytest.mark.e2e_timeout(120)
-def test_expire_after_write_and_after_call(kafka: harness.KafkaBroker, features_job: harness.StatefunJob) -> None:
+def test_expire_after_write_and_after_call(
+    kafka: harness.KafkaBroker, features_job: harness.StatefunJob
+) -> None:
     """Flink TTL in processing time with NeverReturnExpired (protocol.md §1.12): a value
     written with ``expire_after_write`` is gone TTL after the write however often it is read
     (the runtime reads every state on every call, and reads do not refresh it); a value with
@@ -115,9 +128,13 @@ def test_expire_after_write_and_after_call(kafka: harness.KafkaBroker, features_
     for i in range(1, int(ttl) + 2):
         sleep_until(written_by + i)
         report, last_call = fn.send("get")
-        assert report.called == "v", f"expire_after_call value lost {i}s after the write, calls 1s apart"
+        assert report.called == "v", (
+            f"expire_after_call value lost {i}s after the write, calls 1s apart"
+        )
     assert time.time() > written_by + ttl
-    assert report.written is None, f"expire_after_write value still there {time.time() - written_by:.1f}s after"
+    assert report.written is None, (
+        f"expire_after_write value still there {time.time() - written_by:.1f}s after"
+    )
 
     # no calls for longer than the TTL: the after-call value expires too
     sleep_until(last_call + ttl + 1)
@@ -139,13 +156,19 @@ def test_writing_the_same_value_again_restarts_expire_after_write(
     a MODIFY) and as Flink's ``OnCreateAndWrite`` means."""
     fn = TtlClient(kafka, features_job, new_id("rewrite"))
     ttl = TTL.total_seconds()
-    _, first = fn.send("set", "v")  # written before `first`, so gone by `first + ttl` unless rewritten
+    _, first = fn.send(
+        "set", "v"
+    )  # written before `first`, so gone by `first + ttl` unless rewritten
     sleep_until(first + ttl / 2)
     report, _ = fn.send("set", "v")
-    assert report.written_before == "v", "not a rewrite of the same value: the first write had expired"
+    assert report.written_before == "v", (
+        "not a rewrite of the same value: the first write had expired"
+    )
     sleep_until(first + ttl + 0.5)  # past the first write's TTL, within the second's
     report, _ = fn.send("get")
-    assert report.written == "v", "the second write of the same value did not restart expire_after_write"
+    assert report.written == "v", (
+        "the second write of the same value did not restart expire_after_write"
+    )
 
 
 def test_the_local_runtime_agrees_on_rewrites() -> None:
@@ -191,14 +214,20 @@ VALUES: dict[str, list[Any]] = {
     "json": [
         Sample("Zoë", ["a", "ü"], 0.5, {"x": 1}),
         Sample("", [], -0.0, {}, parent="Zoë"),
-        Sample("line\nbreak \"quoted\"", ["\u2028"], 1e-300, {"big": 2**53}),
+        Sample('line\nbreak "quoted"', ["\u2028"], 1e-300, {"big": 2**53}),
     ],
     "struct": [
-        struct({"name": "Zoë", "n": 1.5, "ok": True, "none": None, "list": [1, "two", {"three": 3}]}),
+        struct(
+            {"name": "Zoë", "n": 1.5, "ok": True, "none": None, "list": [1, "two", {"three": 3}]}
+        ),
         Struct(),
         struct({"nested": {"deeper": {"deepest": "✓"}}}),
     ],
-    "timestamp": [timestamp(1_700_000_000, 123_456_789), Timestamp(), timestamp(-62_135_596_800, 0)],
+    "timestamp": [
+        timestamp(1_700_000_000, 123_456_789),
+        Timestamp(),
+        timestamp(-62_135_596_800, 0),
+    ],
 }
 
 
@@ -208,7 +237,9 @@ def test_every_kind_has_values() -> None:
 
 @pytest.mark.e2e_timeout(90)
 @pytest.mark.parametrize("kind", list(ECHO_TYPES))
-def test_serde_crosses_the_runtime(kafka: harness.KafkaBroker, features_job: harness.StatefunJob, kind: str) -> None:
+def test_serde_crosses_the_runtime(
+    kafka: harness.KafkaBroker, features_job: harness.StatefunJob, kind: str
+) -> None:
     """Values go in as Kafka records (bytes = the type's encoding, as the ingress passes them on
     unchanged), are stored as state by the runtime and come out of the next call as egress."""
     type_: Type[Any] = ECHO_TYPES[kind]
@@ -220,7 +251,11 @@ def test_serde_crosses_the_runtime(kafka: harness.KafkaBroker, features_job: har
     def mine(recs: list[tuple[bytes | None, bytes]]) -> list[bytes]:
         return [v for k, v in recs if k == key.encode()]
 
-    got = mine(kafka.consume_until(ECHO_OUT, lambda recs: len(mine(recs)) >= len(values), timeout=60, settle=1))
+    got = mine(
+        kafka.consume_until(
+            ECHO_OUT, lambda recs: len(mine(recs)) >= len(values), timeout=60, settle=1
+        )
+    )
     features_job.check_alive()
     decoded = [type_.decode(v) for v in got]
     assert decoded == values

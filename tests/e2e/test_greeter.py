@@ -22,8 +22,17 @@ pytestmark = pytest.mark.e2e
 
 GREETER_DIR = harness.REPO_ROOT / "examples" / "greeter"
 SERVE = [
-    sys.executable, "-m", "statefun", "serve", "examples.greeter.functions:functions",
-    "--host", "127.0.0.1", "--port", str(harness.FUNCTION_PORT), "--path", "/statefun",
+    sys.executable,
+    "-m",
+    "statefun",
+    "serve",
+    "examples.greeter.functions:functions",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    str(harness.FUNCTION_PORT),
+    "--path",
+    "/statefun",
 ]
 NAMES = ["Ana", "Bo", "Cy"]
 TOPICS = ["names", "greetings"]
@@ -43,7 +52,10 @@ def greetings_by_name(records: Iterable[tuple[bytes | None, bytes]]) -> dict[str
 
 
 def expected(names: Iterable[str], first: int, last: int) -> dict[str, list[str]]:
-    return {n: [f"Hello {n}! You have been seen {v} times." for v in range(first, last + 1)] for n in names}
+    return {
+        n: [f"Hello {n}! You have been seen {v} times." for v in range(first, last + 1)]
+        for n in names
+    }
 
 
 Greeter = tuple[harness.KafkaBroker, harness.FunctionServer, harness.StatefunJob]
@@ -51,7 +63,9 @@ Greeter = tuple[harness.KafkaBroker, harness.FunctionServer, harness.StatefunJob
 
 @pytest.fixture
 def greeter(
-    kafka: harness.KafkaBroker, function_server: FunctionServerFactory, statefun_job: StatefunJobFactory
+    kafka: harness.KafkaBroker,
+    function_server: FunctionServerFactory,
+    statefun_job: StatefunJobFactory,
 ) -> Greeter:
     """Fresh topics, our SDK serving the greeter, and the StateFun job with the example module."""
     assert (GREETER_DIR / "module.yaml").is_file(), f"missing {GREETER_DIR / 'module.yaml'}"
@@ -91,7 +105,9 @@ def test_function_server_crash_is_retried(greeter: Greeter) -> None:
 
 
 @pytest.mark.e2e_timeout(300)
-def test_state_survives_savepoint_and_restore(greeter: Greeter, statefun_job: StatefunJobFactory) -> None:
+def test_state_survives_savepoint_and_restore(
+    greeter: Greeter, statefun_job: StatefunJobFactory
+) -> None:
     kafka, fn, job = greeter
     kafka.produce("names", greet_records(NAMES, rounds=2))
     assert greetings_by_name(kafka.consume("greetings", 6, timeout=90)) == expected(NAMES, 1, 2)
@@ -102,4 +118,3 @@ def test_state_survives_savepoint_and_restore(greeter: Greeter, statefun_job: St
 
     got = kafka.consume("greetings", count=9, timeout=120, settle=3)
     assert greetings_by_name(got) == expected(NAMES, 1, 3), f"got {got!r}"
-

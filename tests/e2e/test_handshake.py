@@ -31,7 +31,13 @@ from .conftest import FunctionServerFactory, StatefunJobFactory
 pytestmark = pytest.mark.e2e
 
 MODULE = harness.HERE / "apps" / "handshake"
-SERVE = [sys.executable, "-m", "tests.e2e.apps.handshake.server", "--port", str(harness.FUNCTION_PORT)]
+SERVE = [
+    sys.executable,
+    "-m",
+    "tests.e2e.apps.handshake.server",
+    "--port",
+    str(harness.FUNCTION_PORT),
+]
 IN = "e2e-counter-in"
 
 
@@ -40,7 +46,7 @@ def handshakes(server: harness.FunctionServer, key: str) -> list[dict[str, objec
     out = []
     for line in server.log_text().splitlines():
         if line.startswith(MARK + " "):
-            entry: dict[str, object] = json.loads(line[len(MARK) + 1:])
+            entry: dict[str, object] = json.loads(line[len(MARK) + 1 :])
             if str(entry["target"]).endswith("/" + key):
                 out.append(entry)
     return out
@@ -48,7 +54,9 @@ def handshakes(server: harness.FunctionServer, key: str) -> list[dict[str, objec
 
 @pytest.mark.e2e_timeout(240)
 def test_state_survives_a_restore_and_new_specs_are_registered(
-    kafka: harness.KafkaBroker, function_server: FunctionServerFactory, statefun_job: StatefunJobFactory
+    kafka: harness.KafkaBroker,
+    function_server: FunctionServerFactory,
+    statefun_job: StatefunJobFactory,
 ) -> None:
     kafka.reset_topics([IN, OUT])
     key = f"counter-{uuid.uuid4().hex[:8]}"
@@ -76,16 +84,23 @@ def test_state_survives_a_restore_and_new_specs_are_registered(
 
     # the count continues from the savepoint; the new spec is written, then read back
     assert got == [
-        Report(1, 1, None), Report(1, 2, None), Report(2, 3, ["c"]), Report(2, 4, ["c", "d"]),
+        Report(1, 1, None),
+        Report(1, 2, None),
+        Report(2, 3, ["c"]),
+        Report(2, 4, ["c", "d"]),
     ], got
 
     # the handshake, as the version-2 server saw it
     log = handshakes(v2, key)
     assert len(log) >= 2, log
     incomplete, retried = log[0], log[1]
-    assert incomplete["states"] == {}, f"the first request after the restore carried states: {incomplete}"
+    assert incomplete["states"] == {}, (
+        f"the first request after the restore carried states: {incomplete}"
+    )
     assert incomplete["missing"] == ["count", "notes"], incomplete
-    assert retried["states"] == {"count": True, "notes": False}, retried  # count restored, notes new
+    assert retried["states"] == {"count": True, "notes": False}, (
+        retried
+    )  # count restored, notes new
     assert retried["missing"] == [] and retried["mutations"], retried
     assert retried["invocations"] == incomplete["invocations"], "the retry re-sends the same batch"
     assert all(entry["missing"] == [] for entry in log[1:]), log

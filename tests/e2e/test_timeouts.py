@@ -18,10 +18,9 @@ from collections.abc import Iterable
 
 import pytest
 
+from examples.timeouts.functions import functions as timeouts_functions
 from statefun import KafkaRecord
 from statefun.local import IngressRecord, run_module
-
-from examples.timeouts.functions import functions as timeouts_functions
 
 from . import harness
 from .conftest import FunctionServerFactory, StatefunJobFactory
@@ -30,8 +29,17 @@ pytestmark = pytest.mark.e2e
 
 MODULE = harness.REPO_ROOT / "examples" / "timeouts"
 SERVE = [
-    sys.executable, "-m", "statefun", "serve", "examples.timeouts.functions:functions",
-    "--host", "127.0.0.1", "--port", str(harness.FUNCTION_PORT), "--path", "/statefun",
+    sys.executable,
+    "-m",
+    "statefun",
+    "serve",
+    "examples.timeouts.functions:functions",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    str(harness.FUNCTION_PORT),
+    "--path",
+    "/statefun",
 ]
 IN, OUT = "timeouts-in", "timeouts-out"
 
@@ -62,11 +70,14 @@ def test_only_the_uncancelled_reminder_fires_after_its_delay(
     job_id = new_id("timer")
     cancelled_ms, fired_ms = 2000, 3000  # the cancelled one would fire first
     produced_at = time.time()
-    kafka.produce(IN, [
-        (job_id, command("start", "a", cancelled_ms, "cancelled")),
-        (job_id, command("cancel", "a")),
-        (job_id, command("start", "b", fired_ms, "fired")),
-    ])
+    kafka.produce(
+        IN,
+        [
+            (job_id, command("start", "a", cancelled_ms, "cancelled")),
+            (job_id, command("cancel", "a")),
+            (job_id, command("start", "b", fired_ms, "fired")),
+        ],
+    )
 
     def mine(recs: Iterable[harness.Received]) -> list[harness.Received]:
         return [r for r in recs if r.key == job_id.encode()]
@@ -75,13 +86,21 @@ def test_only_the_uncancelled_reminder_fires_after_its_delay(
     got = mine(kafka.consume_records(OUT, lambda recs: bool(mine(recs)), timeout=60, settle=3))
 
     timeouts_job.check_alive()
-    assert [json.loads(r.value) for r in got] == [{"token": "b", "text": "fired", "delay_ms": fired_ms}], got
+    assert [json.loads(r.value) for r in got] == [
+        {"token": "b", "text": "fired", "delay_ms": fired_ms}
+    ], got
     (record,) = got
     by_timestamp = record.timestamp - produced_at
     by_arrival = record.arrived - produced_at
-    harness.log(f"reminder b ({fired_ms} ms): Kafka timestamp +{by_timestamp:.3f}s, arrival +{by_arrival:.3f}s")
-    assert fired_ms / 1000 <= by_timestamp < fired_ms / 1000 + 15, f"record written {by_timestamp:.3f}s after"
-    assert fired_ms / 1000 <= by_arrival < fired_ms / 1000 + 15, f"record arrived {by_arrival:.3f}s after"
+    harness.log(
+        f"reminder b ({fired_ms} ms): Kafka timestamp +{by_timestamp:.3f}s, arrival +{by_arrival:.3f}s"
+    )
+    assert fired_ms / 1000 <= by_timestamp < fired_ms / 1000 + 15, (
+        f"record written {by_timestamp:.3f}s after"
+    )
+    assert fired_ms / 1000 <= by_arrival < fired_ms / 1000 + 15, (
+        f"record arrived {by_arrival:.3f}s after"
+    )
 
 
 def by_key(records: Iterable[tuple[str, str, str]]) -> dict[str, list[tuple[str, str, str]]]:
@@ -111,8 +130,11 @@ def test_local_runtime_and_flink_give_the_same_reminders(
         (three, command("cancel", "a")),
         (three, command("start", "a", 1000, "second a: the token is free again")),
     ]
-    local = run_module(MODULE / "module.yaml", [IngressRecord(IN, k, v) for k, v in inputs],
-                       functions=timeouts_functions)
+    local = run_module(
+        MODULE / "module.yaml",
+        [IngressRecord(IN, k, v) for k, v in inputs],
+        functions=timeouts_functions,
+    )
     expected = []
     for r in local:
         assert isinstance(r, KafkaRecord), r
@@ -126,7 +148,11 @@ def test_local_runtime_and_flink_give_the_same_reminders(
     def mine(recs: Iterable[harness.Received]) -> list[harness.Received]:
         return [r for r in recs if r.key in ids]
 
-    got = mine(kafka.consume_records(OUT, lambda recs: len(mine(recs)) >= len(expected), timeout=60, settle=3))
+    got = mine(
+        kafka.consume_records(
+            OUT, lambda recs: len(mine(recs)) >= len(expected), timeout=60, settle=3
+        )
+    )
     timeouts_job.check_alive()
     real = [(OUT, (r.key or b"").decode(), r.value.decode()) for r in got]
     assert Counter(real) == Counter(expected), f"flink {real}\nlocal {expected}"

@@ -21,9 +21,24 @@ GREETER = ["examples/greeter/module.yaml", "--functions", "examples.greeter.func
 TIMEOUTS = ["examples/timeouts/module.yaml", "--functions", "examples.timeouts.functions:functions"]
 NAMES = [{"topic": "names", "key": name, "value": {"name": name}} for name in ["Ana", "Bob", "Ana"]]
 GREETINGS = [
-    {"egress": "example/greets", "topic": "greetings", "key": "Ana", "value": "Hello Ana! You have been seen 1 times."},
-    {"egress": "example/greets", "topic": "greetings", "key": "Bob", "value": "Hello Bob! You have been seen 1 times."},
-    {"egress": "example/greets", "topic": "greetings", "key": "Ana", "value": "Hello Ana! You have been seen 2 times."},
+    {
+        "egress": "example/greets",
+        "topic": "greetings",
+        "key": "Ana",
+        "value": "Hello Ana! You have been seen 1 times.",
+    },
+    {
+        "egress": "example/greets",
+        "topic": "greetings",
+        "key": "Bob",
+        "value": "Hello Bob! You have been seen 1 times.",
+    },
+    {
+        "egress": "example/greets",
+        "topic": "greetings",
+        "key": "Ana",
+        "value": "Hello Ana! You have been seen 2 times.",
+    },
 ]
 
 
@@ -59,7 +74,9 @@ def test_greeter(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
     assert statefun_run(GREETER, lines(*NAMES), monkeypatch, capsys) == (0, GREETINGS, "")
 
 
-def test_text_and_base64_values(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_and_base64_values(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     stdin = lines(
         {"topic": "names", "key": "Ana", "text": '{"name": "Ana"}'},
         "",
@@ -85,8 +102,12 @@ def test_endpoint_urls_from_the_module(
 class TestTimeouts:
     COMMANDS = (ROOT / "examples" / "timeouts" / "commands.jsonl").read_text()
 
-    def test_virtual_clock(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-        status, out, _ = statefun_run([*TIMEOUTS, "--virtual-clock"], self.COMMANDS, monkeypatch, capsys)
+    def test_virtual_clock(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        status, out, _ = statefun_run(
+            [*TIMEOUTS, "--virtual-clock"], self.COMMANDS, monkeypatch, capsys
+        )
         assert status == 0
         assert out == [
             {
@@ -101,28 +122,50 @@ class TestTimeouts:
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
         stdin = lines(
-            {"topic": "timeouts-in", "key": "j", "value": {"action": "start", "token": "a", "delay_ms": 5000}},
+            {
+                "topic": "timeouts-in",
+                "key": "j",
+                "value": {"action": "start", "token": "a", "delay_ms": 5000},
+            },
             {"sleep": 10},
             {"topic": "timeouts-in", "key": "j", "value": {"action": "cancel", "token": "a"}},
         )
         status, out, _ = statefun_run([*TIMEOUTS, "--virtual-clock"], stdin, monkeypatch, capsys)
-        assert (status, [line["value"] for line in out]) == (0, ['{"token":"a","text":"","delay_ms":5000}'])
+        assert (status, [line["value"] for line in out]) == (
+            0,
+            ['{"token":"a","text":"","delay_ms":5000}'],
+        )
 
-    def test_real_time(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_real_time(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         stdin = lines(
-            {"topic": "timeouts-in", "key": "j", "value": {"action": "start", "token": "a", "delay_ms": 100}},
+            {
+                "topic": "timeouts-in",
+                "key": "j",
+                "value": {"action": "start", "token": "a", "delay_ms": 100},
+            },
             {"topic": "timeouts-in", "key": "j", "value": {"action": "cancel", "token": "a"}},
-            {"topic": "timeouts-in", "key": "j", "value": {"action": "start", "token": "b", "delay_ms": 300}},
+            {
+                "topic": "timeouts-in",
+                "key": "j",
+                "value": {"action": "start", "token": "b", "delay_ms": 300},
+            },
         )
         started = time.monotonic()
         status, out, _ = statefun_run(TIMEOUTS, stdin, monkeypatch, capsys)
         elapsed = time.monotonic() - started
-        assert (status, [line["value"] for line in out]) == (0, ['{"token":"b","text":"","delay_ms":300}'])
+        assert (status, [line["value"] for line in out]) == (
+            0,
+            ['{"token":"b","text":"","delay_ms":300}'],
+        )
         assert elapsed >= 0.3
 
 
 class TestFailures:
-    def test_a_bad_line(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_a_bad_line(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         status, out, err = statefun_run(GREETER, lines(NAMES[0], "{nope"), monkeypatch, capsys)
         assert (status, len(out)) == (2, 1)
         assert err.startswith("statefun: error: line 2: not JSON: ")
@@ -130,8 +173,14 @@ class TestFailures:
     @pytest.mark.parametrize(
         ("item", "message"),
         [
-            ({"topic": "names", "key": "Ana"}, "give exactly one of `value` (JSON), `text` or `base64`"),
-            ({"topic": "names", "key": 3, "value": 1}, "`key` must be a string (the target id), got 3"),
+            (
+                {"topic": "names", "key": "Ana"},
+                "give exactly one of `value` (JSON), `text` or `base64`",
+            ),
+            (
+                {"topic": "names", "key": 3, "value": 1},
+                "`key` must be a string (the target id), got 3",
+            ),
             ({"key": "Ana", "value": 1}, "`topic` must be a non-empty string"),
             ({"topic": "names", "key": "Ana", "base64": "!"}, "`base64` is not valid base64"),
             ({"sleep": -1}, "`sleep` must be a non-negative number of seconds"),
@@ -139,35 +188,59 @@ class TestFailures:
         ],
     )
     def test_bad_records(
-        self, item: object, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        item: object,
+        message: str,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
     ) -> None:
         status, _, err = statefun_run(GREETER, lines(item), monkeypatch, capsys)
         assert status == 2
         assert err.startswith(f"statefun: error: line 1: {message}")
 
-    def test_a_runtime_failure(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-        status, _, err = statefun_run(GREETER, lines({"topic": "names", "key": None, "value": {}}), monkeypatch, capsys)
+    def test_a_runtime_failure(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        status, _, err = statefun_run(
+            GREETER, lines({"topic": "names", "key": None, "value": {}}), monkeypatch, capsys
+        )
         assert status == 1
         assert err == (
             "statefun: the runtime would fail the job: Kafka record keys must not be null:"
             " the key is the target id (Kafka record on topic 'names' with key None)\n"
         )
 
-    def test_a_function_error(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-        status, _, err = statefun_run(GREETER, lines({"topic": "names", "key": "Ana", "value": {}}), monkeypatch, capsys)
+    def test_a_function_error(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        status, _, err = statefun_run(
+            GREETER, lines({"topic": "names", "key": "Ana", "value": {}}), monkeypatch, capsys
+        )
         assert status == 1
         assert "SerdeError" in err
         if sys.version_info >= (3, 11):
-            assert "while invoking example/person id='Ana' with example/GreetRequest (message 1 of 1)" in err
+            assert (
+                "while invoking example/person id='Ana' with example/GreetRequest (message 1 of 1)"
+                in err
+            )
 
-    def test_a_bad_module(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_a_bad_module(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         (tmp_path / "m.yaml").write_text("kind: nope/nope\nspec: {}\n")
         status, _, err = statefun_run([str(tmp_path / "m.yaml")], "", monkeypatch, capsys)
-        assert (status, err) == (2, f"statefun: error: {tmp_path / 'm.yaml'}, document 1: unknown component kind `nope/nope`\n")
+        assert (status, err) == (
+            2,
+            f"statefun: error: {tmp_path / 'm.yaml'}, document 1: unknown component kind `nope/nope`\n",
+        )
 
 
 def test_values_that_are_not_text_come_as_base64() -> None:
-    from statefun.local._cli import _to_json
     from statefun.local import EgressRecord
+    from statefun.local._cli import _to_json
 
-    assert _to_json(EgressRecord("a/b", "a/Bytes", b"\xff")) == {"egress": "a/b", "typename": "a/Bytes", "base64": "/w=="}
+    assert _to_json(EgressRecord("a/b", "a/Bytes", b"\xff")) == {
+        "egress": "a/b",
+        "typename": "a/Bytes",
+        "base64": "/w==",
+    }

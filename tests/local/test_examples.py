@@ -16,23 +16,46 @@ from examples.timeouts.functions import COMMAND, PENDING, REMINDER, Command, Rem
 from examples.timeouts.functions import functions as timeouts
 from statefun import Address, KafkaRecord, Message
 from statefun.local import IngressRecord, LocalRuntime, run_module
-from statefun.testing.properties import assert_batch_equivalent, assert_deterministic, assert_roundtrip
+from statefun.testing.properties import (
+    assert_batch_equivalent,
+    assert_deterministic,
+    assert_roundtrip,
+)
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 JOB = Address("example/timeouts", "job-1")
 
 
-def command(action: Literal["start", "cancel"], token: str, delay_ms: int = 1000) -> Message[Command]:
+def command(
+    action: Literal["start", "cancel"], token: str, delay_ms: int = 1000
+) -> Message[Command]:
     return Message(JOB, Command(action, token, delay_ms))
 
 
 class TestGreeter:
     def test_run_module(self) -> None:
-        records = [IngressRecord("names", name, f'{{"name": "{name}"}}') for name in ["Ana", "Bob", "Ana"]]
+        records = [
+            IngressRecord("names", name, f'{{"name": "{name}"}}') for name in ["Ana", "Bob", "Ana"]
+        ]
         assert run_module(EXAMPLES / "greeter" / "module.yaml", records, functions=greeter) == [
-            KafkaRecord("example/greets", topic="greetings", key="Ana", value="Hello Ana! You have been seen 1 times."),
-            KafkaRecord("example/greets", topic="greetings", key="Bob", value="Hello Bob! You have been seen 1 times."),
-            KafkaRecord("example/greets", topic="greetings", key="Ana", value="Hello Ana! You have been seen 2 times."),
+            KafkaRecord(
+                "example/greets",
+                topic="greetings",
+                key="Ana",
+                value="Hello Ana! You have been seen 1 times.",
+            ),
+            KafkaRecord(
+                "example/greets",
+                topic="greetings",
+                key="Bob",
+                value="Hello Bob! You have been seen 1 times.",
+            ),
+            KafkaRecord(
+                "example/greets",
+                topic="greetings",
+                key="Ana",
+                value="Hello Ana! You have been seen 2 times.",
+            ),
         ]
 
     def test_roundtrip(self) -> None:

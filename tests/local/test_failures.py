@@ -99,7 +99,9 @@ class TestRouting:
 
     def test_a_function_type_no_endpoint_serves(self) -> None:
         runtime = LocalRuntime(misrouting, module=GREETER_YAML)
-        with pytest.raises(RoutingFailure, match="^Cannot find a provider for type test/misrouting"):
+        with pytest.raises(
+            RoutingFailure, match="^Cannot find a provider for type test/misrouting"
+        ):
             runtime.send(Address("test/misrouting", "m"), STRING, "send")
 
     def test_an_unknown_topic(self) -> None:
@@ -212,7 +214,9 @@ class TestState:
 
         with pytest.raises(StateFailure) as info:
             run_crafted(build)
-        assert str(info.value) == "Accessing a non-existing function state ghost (test/crafted id='c')"
+        assert (
+            str(info.value) == "Accessing a non-existing function state ghost (test/crafted id='c')"
+        )
 
     def test_an_incomplete_context_that_registers_nothing(self) -> None:
         def answer(body: bytes) -> bytes:
@@ -260,7 +264,9 @@ class TestState:
             runtime.run_until_idle()
 
     def test_a_state_type_the_runtime_cannot_parse(self) -> None:
-        with pytest.raises(StateFailure, match="State `seen` has an invalid type: 'a/b/c' is not a valid typename"):
+        with pytest.raises(
+            StateFailure, match="State `seen` has an invalid type: 'a/b/c' is not a valid typename"
+        ):
             run_crafted(lambda result: None, states={"seen": "a/b/c"})
 
 

@@ -82,7 +82,9 @@ class TestAgainstARealServer:
             with LocalRuntime(module=module) as runtime:
                 runtime.ingest("names", "Ana", b'{"name": "Ana"}')
                 runtime.run_until_idle()
-                assert [r.value for r in runtime.kafka_records()] == [b"Hello Ana! You have been seen 1 times."]
+                assert [r.value for r in runtime.kafka_records()] == [
+                    b"Hello Ana! You have been seen 1 times."
+                ]
 
     def test_function_name_in_the_url(self) -> None:
         assert HttpTransport("http://h/{function.name}").url_for(ANA) == "http://h/person"
@@ -103,7 +105,10 @@ class TestRefusedAnswers:
         assert failure.reason == "Non successful HTTP response code 500: boom"
 
     def test_a_4xx_status(self) -> None:
-        assert self.run(answering(404, b"", "text/plain")).reason == "Non successful HTTP response code 404"
+        assert (
+            self.run(answering(404, b"", "text/plain")).reason
+            == "Non successful HTTP response code 404"
+        )
 
     def test_another_content_type(self) -> None:
         failure = self.run(answering(200, b"", "application/octet-stream; charset=utf-8"))
@@ -119,5 +124,7 @@ class TestRefusedAnswers:
     def test_nobody_listening(self) -> None:
         runtime = LocalRuntime(transport=HttpTransport(f"http://127.0.0.1:{free_port()}/statefun"))
         runtime.send(Address("test/any", "x"), STRING, "hi")
-        with pytest.raises(EndpointFailure, match="^Failure forwarding a message to a remote function"):
+        with pytest.raises(
+            EndpointFailure, match="^Failure forwarding a message to a remote function"
+        ):
             runtime.run_until_idle()

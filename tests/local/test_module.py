@@ -18,7 +18,9 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 def test_the_greeter_module() -> None:
     assert Module.load(EXAMPLES / "greeter" / "module.yaml") == Module(
         endpoints=(Endpoint("example/*", "http://127.0.0.1:8000/statefun"),),
-        topics=(IngressTopic("example/names", "names", "example/GreetRequest", ("example/person",)),),
+        topics=(
+            IngressTopic("example/names", "names", "example/GreetRequest", ("example/person",)),
+        ),
         egresses=(Egress("example/greets", "kafka"),),
     )
 
@@ -64,12 +66,30 @@ class TestEndpoints:
     ("text", "message"),
     [
         ("version: '3.0'\nmodule: {}", "the legacy single-document format"),
-        ("kind: io.statefun.nope/thing\nspec: {}", "unknown component kind `io.statefun.nope/thing`"),
-        ("kind: io.statefun.endpoints.v2/http\nspec: {functions: a/b/c, urlPathTemplate: u}", "'a/b/c' is not a valid typename"),
-        ("kind: io.statefun.endpoints.v2/http\nspec: {functions: 'a/b*', urlPathTemplate: u}", "may only use `*` as the whole name"),
-        ("kind: io.statefun.endpoints.v2/http\nspec: {functions: a/b}", "`urlPathTemplate` must be a non-empty string"),
-        ("kind: io.statefun.kafka.v1/ingress\nspec: {id: a/in}", "`topics` must be a non-empty list"),
-        ("kind: io.statefun.kafka.v1/ingress\nspec: {id: a/in, topics: [{topic: t, valueType: v, targets: [a/]}]}", "'a/' is not a valid typename"),
+        (
+            "kind: io.statefun.nope/thing\nspec: {}",
+            "unknown component kind `io.statefun.nope/thing`",
+        ),
+        (
+            "kind: io.statefun.endpoints.v2/http\nspec: {functions: a/b/c, urlPathTemplate: u}",
+            "'a/b/c' is not a valid typename",
+        ),
+        (
+            "kind: io.statefun.endpoints.v2/http\nspec: {functions: 'a/b*', urlPathTemplate: u}",
+            "may only use `*` as the whole name",
+        ),
+        (
+            "kind: io.statefun.endpoints.v2/http\nspec: {functions: a/b}",
+            "`urlPathTemplate` must be a non-empty string",
+        ),
+        (
+            "kind: io.statefun.kafka.v1/ingress\nspec: {id: a/in}",
+            "`topics` must be a non-empty list",
+        ),
+        (
+            "kind: io.statefun.kafka.v1/ingress\nspec: {id: a/in, topics: [{topic: t, valueType: v, targets: [a/]}]}",
+            "'a/' is not a valid typename",
+        ),
         ("kind: io.statefun.kafka.v1/egress\nspec: {}", "`id` must be a non-empty string"),
         ("- just a list", "expected a mapping with `kind` and `spec`"),
         ("kind: [", "not valid YAML"),
@@ -104,7 +124,9 @@ def test_the_runtime_imports_yaml_and_aiohttp_only_when_used() -> None:
         "import sys, statefun.local;"
         " print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'aiohttp', 'hypothesis')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -115,5 +137,7 @@ def test_without_pyyaml_loading_names_the_extra() -> None:
         "try:\n    Module.parse('')\n"
         "except ImportError as e:\n    print(e)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "reading module.yaml needs PyYAML: pip install 'statefun-sdk[local]'"

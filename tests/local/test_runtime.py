@@ -73,11 +73,15 @@ def timer(state: State, msg: Message[str]) -> Result:
         case ["in", ms, token]:
             delay = timedelta(milliseconds=int(ms))
             text = f"fired:{token}"
-            effects.append(SendAfter(delay, msg.target, STRING, text, cancellation_token=token or None))
+            effects.append(
+                SendAfter(delay, msg.target, STRING, text, cancellation_token=token or None)
+            )
         case ["cancel", token]:
             effects.append(CancelDelayed(token))
         case ["send-cancel", token]:
-            effects.append(SendAfter(timedelta(seconds=1), msg.target, STRING, "x", cancellation_token=token))
+            effects.append(
+                SendAfter(timedelta(seconds=1), msg.target, STRING, "x", cancellation_token=token)
+            )
             effects.append(CancelDelayed(token))
         case ["fired", token]:
             effects.append(Egress("test/out", STRING, f"{token}"))
@@ -144,9 +148,24 @@ class TestGreeter:
             runtime.send(Address("example/person", name), GREET, GreetRequest(name))
         runtime.run_until_idle()
         assert runtime.kafka_records("example/greets") == [
-            KafkaRecord("example/greets", topic="greetings", key="Ana", value="Hello Ana! You have been seen 1 times."),
-            KafkaRecord("example/greets", topic="greetings", key="Bob", value="Hello Bob! You have been seen 1 times."),
-            KafkaRecord("example/greets", topic="greetings", key="Ana", value="Hello Ana! You have been seen 2 times."),
+            KafkaRecord(
+                "example/greets",
+                topic="greetings",
+                key="Ana",
+                value="Hello Ana! You have been seen 1 times.",
+            ),
+            KafkaRecord(
+                "example/greets",
+                topic="greetings",
+                key="Bob",
+                value="Hello Bob! You have been seen 1 times.",
+            ),
+            KafkaRecord(
+                "example/greets",
+                topic="greetings",
+                key="Ana",
+                value="Hello Ana! You have been seen 2 times.",
+            ),
         ]
         assert runtime.state(ANA, VISITS) == 2
         assert runtime.state(Address("example/person", "Eve"), VISITS) is None
@@ -237,7 +256,9 @@ class TestDelayedMessages:
         runtime.send(TIMER, STRING, "in:1000:a")
         runtime.run_until_idle()
         assert runtime.pending_timers() == [
-            PendingTimer(timedelta(seconds=1), TIMER, STRING.typename, STRING.encode("fired:a"), TIMER, "a")
+            PendingTimer(
+                timedelta(seconds=1), TIMER, STRING.typename, STRING.encode("fired:a"), TIMER, "a"
+            )
         ]
         runtime.advance(timedelta(milliseconds=999))
         assert runtime.egress() == []
@@ -352,7 +373,9 @@ class TestEgress:
         runtime = LocalRuntime(egressing)
         runtime.send(Address("test/egress", "x"), STRING, "hi")
         runtime.run_until_idle()
-        assert runtime.egress("test/generic") == [EgressRecord("test/generic", STRING.typename, STRING.encode("hi"))]
+        assert runtime.egress("test/generic") == [
+            EgressRecord("test/generic", STRING.typename, STRING.encode("hi"))
+        ]
         assert runtime.egress("test/generic", STRING) == ["hi"]
         assert runtime.kafka_records() == [KafkaRecord("test/kafka", topic="t", value=b"hi")]
         assert runtime.kinesis_records("test/kinesis") == [
@@ -364,7 +387,9 @@ class TestEgress:
         runtime = LocalRuntime(egressing)
         runtime.send(Address("test/egress", "x"), STRING, "hi")
         runtime.run_until_idle()
-        with pytest.raises(TypeError, match="holds `io.statefun.types/string`, not `io.statefun.types/int`"):
+        with pytest.raises(
+            TypeError, match="holds `io.statefun.types/string`, not `io.statefun.types/int`"
+        ):
             runtime.egress("test/generic", INT)
 
 

@@ -105,7 +105,9 @@ def _string_field(draw: st.DrawFn) -> bytes:
     return b"\x0a" + varint(len(data), padding=draw(st.integers(0, 1))) + data
 
 
-PRIMITIVES: list[tuple[Type[Any], type[ProtoMessage], st.SearchStrategy[Any], st.SearchStrategy[bytes]]] = [
+PRIMITIVES: list[
+    tuple[Type[Any], type[ProtoMessage], st.SearchStrategy[Any], st.SearchStrategy[bytes]]
+] = [
     (BOOL, BooleanWrapper, st.booleans(), _bool_field()),
     (INT, IntWrapper, INT32, _i32_field()),
     (LONG, LongWrapper, INT64, _i64_field()),
@@ -145,7 +147,7 @@ class TestAgainstWrappers:
     ) -> None:
         value = data.draw(values)
         encoded = wrapper(value=value).SerializeToString()
-        expected = getattr(wrapper.FromString(encoded), "value")
+        expected = getattr(wrapper.FromString(encoded), "value")  # noqa: B009 (Message has no `value`)
         assert comparable(type_.decode(encoded)) == comparable(expected)
 
     @given(data=st.data())
@@ -161,7 +163,7 @@ class TestAgainstWrappers:
             data.draw(field) if data.draw(st.booleans()) else data.draw(unknown_fields())
             for _ in range(data.draw(st.integers(0, 6)))
         )
-        expected = getattr(wrapper.FromString(encoded), "value")
+        expected = getattr(wrapper.FromString(encoded), "value")  # noqa: B009 (Message has no `value`)
         assert comparable(type_.decode(encoded)) == comparable(expected)
 
 
@@ -247,11 +249,31 @@ class TestEncodeErrors:
         ("type_", "value", "expected"),
         [
             (INT, "1", "`io.statefun.types/int`: cannot encode a `str`: expected `int`, got `str`"),
-            (LONG, 1.0, "`io.statefun.types/long`: cannot encode a `float`: expected `int`, got `float`"),
-            (BOOL, None, "`io.statefun.types/bool`: cannot encode a `NoneType`: expected `bool`, got `NoneType`"),
-            (FLOAT, "1", "`io.statefun.types/float`: cannot encode a `str`: expected `float`, got `str`"),
-            (DOUBLE, b"", "`io.statefun.types/double`: cannot encode a `bytes`: expected `float`, got `bytes`"),
-            (STRING, b"hi", "`io.statefun.types/string`: cannot encode a `bytes`: expected `str`, got `bytes`"),
+            (
+                LONG,
+                1.0,
+                "`io.statefun.types/long`: cannot encode a `float`: expected `int`, got `float`",
+            ),
+            (
+                BOOL,
+                None,
+                "`io.statefun.types/bool`: cannot encode a `NoneType`: expected `bool`, got `NoneType`",
+            ),
+            (
+                FLOAT,
+                "1",
+                "`io.statefun.types/float`: cannot encode a `str`: expected `float`, got `str`",
+            ),
+            (
+                DOUBLE,
+                b"",
+                "`io.statefun.types/double`: cannot encode a `bytes`: expected `float`, got `bytes`",
+            ),
+            (
+                STRING,
+                b"hi",
+                "`io.statefun.types/string`: cannot encode a `bytes`: expected `str`, got `bytes`",
+            ),
         ],
     )
     def test_wrong_python_type(self, type_: Type[Any], value: object, expected: str) -> None:

@@ -58,7 +58,9 @@ timer = Functions()
 
 @timer.bind("test/timer", accepts=STRING)
 def schedule(state: State, msg: Message[str]) -> Result:
-    return Result(state, [SendAfter(timedelta(seconds=1), Address("test/sink", "s"), STRING, msg.value)])
+    return Result(
+        state, [SendAfter(timedelta(seconds=1), Address("test/sink", "s"), STRING, msg.value)]
+    )
 
 
 @timer.bind("test/sink", accepts=STRING)
@@ -67,7 +69,9 @@ def sink(state: State, msg: Message[str]) -> Result:
 
 
 def test_roundtrip_finds_a_lossy_serde() -> None:
-    lossy: Type[str] = custom_type("test/Lossy", encode=lambda s: s.strip().encode(), decode=bytes.decode)
+    lossy: Type[str] = custom_type(
+        "test/Lossy", encode=lambda s: s.strip().encode(), decode=bytes.decode
+    )
     with pytest.raises(AssertionError, match="came back as"):
         assert_roundtrip(lossy, st.text())
 
@@ -83,7 +87,9 @@ def test_determinism_finds_hidden_state() -> None:
 def test_batch_equivalence_finds_a_batch_sensitive_function() -> None:
     messages = [Message(Address("test/batchy", "b"), v) for v in ["a", "b"]]
     with pytest.raises(AssertionError) as info:
-        assert_batch_equivalent(lambda: LocalRuntime(transport=MockTransport(once_per_request)), STRING, messages)
+        assert_batch_equivalent(
+            lambda: LocalRuntime(transport=MockTransport(once_per_request)), STRING, messages
+        )
     assert str(info.value) == (
         "2 single requests and one batch of 2 differ:\n"
         "  egress: EgressRecord(egress='test/out', typename='', value=b'') only after 2 single requests"
@@ -92,7 +98,9 @@ def test_batch_equivalence_finds_a_batch_sensitive_function() -> None:
 
 def test_batch_equivalence_wants_one_target() -> None:
     with pytest.raises(ValueError, match="every message must go to one address, got 2"):
-        assert_batch_equivalent(leaky, STRING, [Message(Address("a/b", "1"), "x"), Message(Address("a/b", "2"), "x")])
+        assert_batch_equivalent(
+            leaky, STRING, [Message(Address("a/b", "1"), "x"), Message(Address("a/b", "2"), "x")]
+        )
 
 
 def test_timers_are_let_run_or_compared_pending() -> None:

@@ -46,7 +46,9 @@ def test_the_option_points_runtimes_at_an_endpoint(pytester: pytest.Pytester) ->
     )
     result = pytester.runpytest_subprocess("--statefun-endpoint", "http://127.0.0.1:1/statefun")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["statefun: the statefun_runtime fixture calls functions at http://127.0.0.1:1/statefun"])
+    result.stdout.fnmatch_lines(
+        ["statefun: the statefun_runtime fixture calls functions at http://127.0.0.1:1/statefun"]
+    )
 
 
 def test_no_header_line_by_default(pytester: pytest.Pytester) -> None:
@@ -66,5 +68,7 @@ def test_loading_the_plugin_imports_no_runtime() -> None:
         "import sys, statefun.testing.pytest_plugin;"
         " print(sorted(m for m in sys.modules if m.startswith(('statefun.local', 'hypothesis', 'yaml', 'aiohttp'))))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

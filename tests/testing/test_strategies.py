@@ -38,7 +38,9 @@ def test_address_is_registered_with_hypothesis(address: Address) -> None:
     assert isinstance(address, Address)
 
 
-@pytest.mark.parametrize("type_", [BOOL, INT, LONG, FLOAT, DOUBLE, STRING, GREET], ids=lambda t: t.typename)
+@pytest.mark.parametrize(
+    "type_", [BOOL, INT, LONG, FLOAT, DOUBLE, STRING, GREET], ids=lambda t: t.typename
+)
 def test_values_round_trip(type_: Type[object]) -> None:
     @given(sst.values(type_))
     def check(value: object) -> None:
@@ -47,7 +49,9 @@ def test_values_round_trip(type_: Type[object]) -> None:
     check()
 
 
-@given(sst.messages(GREET, to=Address("example/person", "Ana"), callers=st.just(Address("a/b", "c"))))
+@given(
+    sst.messages(GREET, to=Address("example/person", "Ana"), callers=st.just(Address("a/b", "c")))
+)
 def test_messages(message: Message[GreetRequest]) -> None:
     assert message.target == Address("example/person", "Ana")
     assert message.caller == Address("a/b", "c")
@@ -85,5 +89,10 @@ def test_without_hypothesis_the_import_names_the_extra() -> None:
         "try:\n    import statefun.testing.strategies\n"
         "except ImportError as e:\n    print(e)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "statefun.testing.strategies needs Hypothesis: pip install 'statefun-sdk[testing]'"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert (
+        out.strip()
+        == "statefun.testing.strategies needs Hypothesis: pip install 'statefun-sdk[testing]'"
+    )

@@ -51,7 +51,9 @@ def greeting(name: str, seen: int) -> str:
     return f"Hello {name}! You have been seen {seen} times."
 
 
-def kafka_records(result: FromFunction.InvocationResponse) -> list[tuple[str, str, KafkaProducerRecord]]:
+def kafka_records(
+    result: FromFunction.InvocationResponse,
+) -> list[tuple[str, str, KafkaProducerRecord]]:
     out = []
     for egress in result.outgoing_egresses:
         assert egress.argument.typename == KAFKA_TYPENAME
@@ -109,7 +111,9 @@ def w1_async() -> Functions:
 def test_w1_greeter(registry: Callable[[], Functions], driver: str) -> None:
     handler = Handler(registry())
     body = payload("w1_greeter")
-    out = handler.handle_sync(body) if driver == "handle_sync" else asyncio.run(handler.handle(body))
+    out = (
+        handler.handle_sync(body) if driver == "handle_sync" else asyncio.run(handler.handle(body))
+    )
     result = answer(out)
     assert [
         (m.mutation_type, m.state_name, m.state_value.typename, INT.decode(m.state_value.value))
@@ -176,7 +180,10 @@ def test_w2_batch() -> None:
     assert list(mutations) == ["counter", "profile"]  # no mutation for `label`
     assert len(result.state_mutations) == 2
     counter, profile = mutations["counter"], mutations["profile"]
-    assert (counter.mutation_type, counter.state_value.typename) == (MODIFY, "io.statefun.types/int")
+    assert (counter.mutation_type, counter.state_value.typename) == (
+        MODIFY,
+        "io.statefun.types/int",
+    )
     assert INT.decode(counter.state_value.value) == 6050
     assert (profile.mutation_type, profile.state_value.typename) == (MODIFY, "bench.types/profile")
     assert json.loads(profile.state_value.value) == {
@@ -200,7 +207,9 @@ def w3(seen: list[Message[str]]) -> Functions:
     def fanout(state: State, msg: Message[str]) -> Result:
         seen.append(msg)
         arg, own_id = msg.value, msg.target.id
-        sends = [Send(Address("bench.fns/sink", f"sink-{i}"), STRING, f"{arg}#{i}") for i in range(10)]
+        sends = [
+            Send(Address("bench.fns/sink", f"sink-{i}"), STRING, f"{arg}#{i}") for i in range(10)
+        ]
         timer = SendAfter(
             timedelta(seconds=5),
             Address("bench.fns/timer", own_id),
@@ -229,7 +238,13 @@ def test_w3_fanout() -> None:
         )
     ]
     assert [
-        (m.target.namespace, m.target.type, m.target.id, m.argument.typename, STRING.decode(m.argument.value))
+        (
+            m.target.namespace,
+            m.target.type,
+            m.target.id,
+            m.argument.typename,
+            STRING.decode(m.argument.value),
+        )
         for m in result.outgoing_messages
     ] == [
         ("bench.fns", "sink", f"sink-{i}", "io.statefun.types/string", f"order-42#{i}")
@@ -243,9 +258,20 @@ def test_w3_fanout() -> None:
         (delayed.target.namespace, delayed.target.type, delayed.target.id),
         delayed.argument.typename,
         STRING.decode(delayed.argument.value),
-    ) == (False, 5000, "timeout-order-42", ("bench.fns", "timer", "hub-1"), "io.statefun.types/string", "order-42")
+    ) == (
+        False,
+        5000,
+        "timeout-order-42",
+        ("bench.fns", "timer", "hub-1"),
+        "io.statefun.types/string",
+        "order-42",
+    )
     assert kafka_records(result) == [
-        ("bench.io", "events", KafkaProducerRecord(topic=t, key="hub-1", value_bytes=f"order-42@{t}".encode()))
+        (
+            "bench.io",
+            "events",
+            KafkaProducerRecord(topic=t, key="hub-1", value_bytes=f"order-42@{t}".encode()),
+        )
         for t in ("events-a", "events-b")
     ]
     assert len(result.state_mutations) == 0
@@ -259,7 +285,9 @@ def w4(calls: list[Any]) -> Functions:
     visits = ValueSpec("visits", INT)
     name = ValueSpec("name", STRING, expire_after_write=timedelta(seconds=60))
     profile = ValueSpec(
-        "profile", json_type("bench.types/profile", dict[str, Any]), expire_after_call=timedelta(hours=1)
+        "profile",
+        json_type("bench.types/profile", dict[str, Any]),
+        expire_after_call=timedelta(hours=1),
     )
 
     @functions.bind("bench.fns/cold", accepts=STRING, specs=[visits, name, profile])
@@ -275,7 +303,13 @@ def test_w4_cold() -> None:
     specs = missing_specs(Handler(w4(calls)).handle_sync(payload("w4_cold")))
     mode = FromFunction.ExpirationSpec
     assert [
-        (s.state_name, s.type_typename, s.HasField("expiration_spec"), s.expiration_spec.mode, s.expiration_spec.expire_after_millis)
+        (
+            s.state_name,
+            s.type_typename,
+            s.HasField("expiration_spec"),
+            s.expiration_spec.mode,
+            s.expiration_spec.expire_after_millis,
+        )
         for s in specs
     ] == [
         ("visits", "io.statefun.types/int", True, mode.NONE, 0),

@@ -234,7 +234,9 @@ class TestNeverAnEmptyIncomplete:
         assert len(result.state_mutations) == 0
 
     @given(st.sets(st.sampled_from(["a", "b", "c", "d"])), st.booleans())
-    def test_incomplete_lists_exactly_the_missing_names(self, present: set[str], extra: bool) -> None:
+    def test_incomplete_lists_exactly_the_missing_names(
+        self, present: set[str], extra: bool
+    ) -> None:
         specs = [ValueSpec(n, INT) for n in "abcd"]
         rec = Recorder(specs=specs)
         state: dict[str, TypedValue | None] = {n: None for n in sorted(present)}
@@ -309,7 +311,9 @@ class TestCancellationTokens:
             " the runtime would fail the job on the second"
         )
         assert (info.value.function, info.value.id, info.value.batch_size) == (
-            SELF.typename, SELF.id, 1
+            SELF.typename,
+            SELF.id,
+            1,
         )
 
     def test_a_token_is_free_again_once_cancelled(self) -> None:
@@ -328,7 +332,11 @@ class TestCancellationTokens:
         rec = Recorder(specs=[])
         rec.effects = [SendAfter(timedelta(seconds=1), PEER, INT, 1)]
         [delayed] = answer(rec.run(request(SELF, call(typed(INT, 1))))).delayed_invocations
-        assert [field.name for field, _ in delayed.ListFields()] == ["delay_in_ms", "target", "argument"]
+        assert [field.name for field, _ in delayed.ListFields()] == [
+            "delay_in_ms",
+            "target",
+            "argument",
+        ]
 
 
 class TestEffectOrdering:

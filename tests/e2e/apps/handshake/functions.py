@@ -12,7 +12,17 @@ import os
 
 import msgspec
 
-from statefun import INT, STRING, Functions, KafkaRecord, Message, Result, State, ValueSpec, json_type
+from statefun import (
+    INT,
+    STRING,
+    Functions,
+    KafkaRecord,
+    Message,
+    Result,
+    State,
+    ValueSpec,
+    json_type,
+)
 
 VERSION = int(os.environ.get("E2E_HANDSHAKE_VERSION", "1"))
 OUT = "e2e-counter-out"
@@ -40,4 +50,6 @@ def counter(state: State, msg: Message[str]) -> Result:
         notes = [*(state.get(NOTES) or []), msg.value]
         state = state.set(NOTES, notes)
     report = REPORT.encode(Report(VERSION, count, notes))
-    return Result(state, [KafkaRecord("e2e/counter-out", topic=OUT, key=msg.target.id, value=report)])
+    return Result(
+        state, [KafkaRecord("e2e/counter-out", topic=OUT, key=msg.target.id, value=report)]
+    )

@@ -41,7 +41,11 @@ async def spy(
 ) -> web.StreamResponse:
     body = await request.read()
     response = await handler(request)
-    if isinstance(response, web.Response) and response.status == 200 and isinstance(response.body, bytes):
+    if (
+        isinstance(response, web.Response)
+        and response.status == 200
+        and isinstance(response.body, bytes)
+    ):
         print(MARK, json.dumps(describe(body, response.body), sort_keys=True), flush=True)
     return response
 
