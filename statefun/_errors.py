@@ -164,15 +164,26 @@ class InvocationFailed(StatefunError):
     ``index`` of that message in a batch of ``batch_size``.
     """
 
-    def __init__(self, function: str, id: str, typename: str, index: int, batch_size: int) -> None:
+    def __init__(
+        self,
+        function: str,
+        id: str,
+        typename: str,
+        index: int,
+        batch_size: int,
+        cause: BaseException | None = None,
+    ) -> None:
         self.function = function
         self.id = id
         self.typename = typename
         self.index = index
         self.batch_size = batch_size
+        # The cause goes into the message too, so that a one-line answer or log
+        # line says what went wrong, not only where.
+        reason = "" if cause is None else f": {type(cause).__name__}: {cause}"
         super().__init__(
-            f"function `{function}` id={id!r} raised on `{typename}`"
-            f" (message {index + 1} of {batch_size})"
+            f"function `{function}` id={id!r} failed on `{typename}`"
+            f" (message {index + 1} of {batch_size}){reason}"
         )
 
 

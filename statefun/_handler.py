@@ -137,7 +137,9 @@ class Handler:
                 if type(result) is not Result:
                     result = await _settle(result, typename)
             except Exception as exc:
-                raise InvocationFailed(typename, target.id, arg_typename, index, count) from exc
+                raise InvocationFailed(
+                    typename, target.id, arg_typename, index, count, exc
+                ) from exc
             state = result.state
             effects.extend(result.effects)
             if index % _CLOCK_CHECK_EVERY == _CLOCK_CHECK_EVERY - 1:

@@ -170,7 +170,8 @@ class TestFunctionErrors:
         assert status == 500
         # Nothing of the batch is emitted: the body is a reason, not a FromFunction.
         assert answer == (
-            b"function `test/fails` id='id-7' raised on `io.statefun.types/int` (message 3 of 4)\n"
+            b"function `test/fails` id='id-7' failed on `io.statefun.types/int` (message 3 of 4):"
+            b" RuntimeError: three is not allowed\n"
         )
         records = [r for r in caplog.records if r.name == "statefun"]
         assert len(records) == 1
@@ -212,6 +213,18 @@ class TestFairness:
             return finished
 
         assert asyncio.run(go()) == ["small", "huge"]
+
+
+class TestUnknownMessageType:
+    def test_is_500_naming_function_typename_and_accepted_types(self) -> None:
+        body = request(ANA, call(typed(INT, 7)), state={"visits": None})
+        status, _, answer = run(fresh_greeter(), body)
+        assert (status, answer.decode()) == (
+            500,
+            "function `example/person` id='Ana' failed on `io.statefun.types/int`"
+            " (message 1 of 1): UnknownMessageType: function `example/person` cannot handle"
+            " `io.statefun.types/int`; it accepts `example/GreetRequest`\n",
+        )
 
 
 class TestResultErrors:

@@ -97,7 +97,8 @@ class TestFunctionErrors:
         with pytest.raises(InvocationFailed) as info:
             handler_for(fail_on_three).handle_sync(body)
         assert str(info.value) == (
-            "function `test.fns/f` id='id-1' raised on `io.statefun.types/int` (message 3 of 5)"
+            "function `test.fns/f` id='id-1' failed on `io.statefun.types/int` (message 3 of 5):"
+            " ZeroDivisionError: three"
         )
         error = info.value
         assert (error.function, error.id, error.typename, error.index, error.batch_size) == (

@@ -414,8 +414,9 @@ class TestFunctionErrors:
             runtime.run_until_idle()
         assert info.value.status == 500
         assert str(info.value) == (
-            "Non successful HTTP response code 500: function `test/failing` id='f' raised on"
-            " `io.statefun.types/int` (message 1 of 1) (test/failing id='f')"
+            "Non successful HTTP response code 500: function `test/failing` id='f' failed on"
+            " `io.statefun.types/int` (message 1 of 1): ZeroDivisionError: three is right out"
+            " (test/failing id='f')"
         )
         assert isinstance(info.value.__cause__.__cause__, ZeroDivisionError)  # type: ignore[union-attr]
 
