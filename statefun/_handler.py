@@ -27,7 +27,7 @@ from ._generated.request_reply_pb2 import ToFunction
 from ._interpreter import incomplete, interpret
 from ._message import trusted_message
 from ._registry import Function, Functions
-from ._state import Origin, from_runtime
+from ._state import Origin, State, from_runtime
 
 __all__ = ("Handler",)
 
@@ -74,83 +74,22 @@ class Handler:
 
     async def handle(self, body: bytes) -> bytes:
         """Answer one ``ToFunction`` request body with a ``FromFunction`` body."""
-        try:
-            request = ToFunction.FromString(body)
-        except DecodeError as exc:
-            raise MalformedRequest(
-                f"the body is not a ToFunction protobuf message ({exc})"
-            ) from None
-        if not request.HasField("invocation"):
-            raise MalformedRequest("the ToFunction message holds no invocation batch")
-        batch = request.invocation
-        if not batch.HasField("target"):
-            raise MalformedRequest("the invocation batch has no target address")
+        batch = _parse(body)
         target = batch.target
         typename = f"{target.namespace}/{target.type}"
         function = self.functions.get(typename)
         if function is None:
             raise UnknownFunction(typename)
-
-        present: dict[str, bytes | None] = {}
-        for persisted in batch.state:
-            value = persisted.state_value
-            present[persisted.state_name] = (
-                value.value if persisted.HasField("state_value") and value.has_value else None
-            )
+        present = _present_values(function, batch)
         missing = tuple(name for name in function.spec_map if name not in present)
         if missing:
             return _incomplete(function, missing)
-        for persisted in batch.state:
-            spec = function.spec_map.get(persisted.state_name)
-            if spec is not None and present[spec.name] is not None:
-                received = persisted.state_value.typename
-                if received != spec.type.typename:
-                    raise StateTypeMismatch(spec.name, spec.type.typename, received)
-
         origin = Origin(present)
-        state = from_runtime(function.spec_map, origin)
-        effects: list[Effect] = []
-        address = trusted_address(target.namespace, target.type, target.id)
-        fn = function.fn
-        callers: dict[tuple[str, str, str], Address] = {}  # batches often repeat a caller
-        types = function.types
-        invocations = batch.invocations
-        count = len(invocations)
-        last_yield = time.perf_counter() if count > _CLOCK_CHECK_EVERY else 0.0
-        for index, invocation in enumerate(invocations):
-            argument = invocation.argument
-            arg_typename = argument.typename
-            try:
-                type_ = types.get(arg_typename)
-                if type_ is None:
-                    raise UnknownMessageType(typename, arg_typename, tuple(types))
-                caller = None
-                if invocation.HasField("caller"):
-                    c = invocation.caller
-                    key = (c.namespace, c.type, c.id)
-                    caller = callers.get(key)
-                    if caller is None and (key[0] or key[1] or key[2]):
-                        caller = callers[key] = trusted_address(*key)
-                value = type_.decode(argument.value)
-                message = trusted_message(address, value, caller, arg_typename)
-                result: Any = fn(state, message)
-                if type(result) is not Result:
-                    result = await _settle(result, typename)
-            except Exception as exc:
-                raise InvocationFailed(
-                    typename, target.id, arg_typename, index, count, exc
-                ) from exc
-            state = result.state
-            effects.extend(result.effects)
-            if index % _CLOCK_CHECK_EVERY == _CLOCK_CHECK_EVERY - 1:
-                now = time.perf_counter()
-                if now - last_yield >= _YIELD_EVERY_SECONDS:
-                    await _YIELD
-                    last_yield = time.perf_counter()
+        state, effects = await _fold(function, batch, from_runtime(function.spec_map, origin))
         try:
             return interpret(function.spec_map, origin, state, effects)
         except Exception as exc:
-            raise InvalidResult(typename, target.id, count, exc) from exc
+            raise InvalidResult(typename, target.id, len(batch.invocations), exc) from exc
 
     def handle_sync(self, body: bytes) -> bytes:
         """Like :meth:`handle`, without an event loop; usable inside a running loop too.
@@ -159,6 +98,86 @@ class Handler:
         event loop (network, timers); otherwise this raises ``RuntimeError``.
         """
         return run_sync(self.handle(body))
+
+
+def _parse(body: bytes) -> ToFunction.InvocationBatchRequest:
+    try:
+        request = ToFunction.FromString(body)
+    except DecodeError as exc:
+        raise MalformedRequest(f"the body is not a ToFunction protobuf message ({exc})") from None
+    if not request.HasField("invocation"):
+        raise MalformedRequest("the ToFunction message holds no invocation batch")
+    batch = request.invocation
+    if not batch.HasField("target"):
+        raise MalformedRequest("the invocation batch has no target address")
+    return batch
+
+
+def _present_values(
+    function: Function, batch: ToFunction.InvocationBatchRequest
+) -> dict[str, bytes | None]:
+    """The bytes of every state the runtime sent, by name; None for a state with no value.
+
+    A state is present when its *name* is listed, whatever its value: deciding by
+    value would ask for an empty state again and again (protocol.md §6.2).
+    """
+    present: dict[str, bytes | None] = {}
+    for persisted in batch.state:
+        name = persisted.state_name
+        value = persisted.state_value
+        if not (persisted.HasField("state_value") and value.has_value):
+            present[name] = None
+            continue
+        present[name] = value.value
+        spec = function.spec_map.get(name)
+        if spec is not None and value.typename != spec.type.typename:
+            raise StateTypeMismatch(name, spec.type.typename, value.typename)
+    return present
+
+
+async def _fold(
+    function: Function, batch: ToFunction.InvocationBatchRequest, state: State
+) -> tuple[State, list[Effect]]:
+    """Call the function once per message, in order, threading the state through."""
+    effects: list[Effect] = []
+    target = batch.target
+    address = trusted_address(target.namespace, target.type, target.id)
+    typename = function.typename
+    fn = function.fn
+    types = function.types
+    callers: dict[tuple[str, str, str], Address] = {}  # batches often repeat a caller
+    invocations = batch.invocations
+    count = len(invocations)
+    last_yield = time.perf_counter() if count > _CLOCK_CHECK_EVERY else 0.0
+    for index, invocation in enumerate(invocations):
+        argument = invocation.argument
+        arg_typename = argument.typename
+        try:
+            type_ = types.get(arg_typename)
+            if type_ is None:
+                raise UnknownMessageType(typename, arg_typename, tuple(types))
+            caller = None
+            if invocation.HasField("caller"):
+                c = invocation.caller
+                key = (c.namespace, c.type, c.id)
+                caller = callers.get(key)
+                if caller is None and (key[0] or key[1] or key[2]):
+                    caller = callers[key] = trusted_address(*key)
+            value = type_.decode(argument.value)
+            message = trusted_message(address, value, caller, arg_typename)
+            result: Any = fn(state, message)
+            if type(result) is not Result:
+                result = await _settle(result, typename)
+        except Exception as exc:
+            raise InvocationFailed(typename, target.id, arg_typename, index, count, exc) from exc
+        state = result.state
+        effects.extend(result.effects)
+        if index % _CLOCK_CHECK_EVERY == _CLOCK_CHECK_EVERY - 1:
+            now = time.perf_counter()
+            if now - last_yield >= _YIELD_EVERY_SECONDS:
+                await _YIELD
+                last_yield = time.perf_counter()
+    return state, effects
 
 
 async def _settle(result: object, typename: str) -> Result:
