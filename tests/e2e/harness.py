@@ -1277,6 +1277,23 @@ class StatefunJob:
 # --------------------------------------------------------------------------------------
 
 
+def serve_argv(target: str) -> list[str]:
+    """The command line of ``statefun serve TARGET`` where the runtime's module.yaml expects it."""
+    return [
+        sys.executable,
+        "-m",
+        "statefun",
+        "serve",
+        target,
+        "--host",
+        HOST,
+        "--port",
+        str(FUNCTION_PORT),
+        "--path",
+        "/statefun",
+    ]
+
+
 class FunctionServer:
     """A function server process (argv given by the test) serving on ``host:port``."""
 

@@ -6,7 +6,6 @@ own ids (Kafka keys) and reads only those from the output topics.
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from datetime import timedelta
@@ -39,19 +38,7 @@ from .conftest import FunctionServerFactory, StatefunJobFactory
 pytestmark = pytest.mark.e2e
 
 MODULE = harness.HERE / "apps" / "features"
-SERVE = [
-    sys.executable,
-    "-m",
-    "statefun",
-    "serve",
-    "tests.e2e.apps.features.functions:functions",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    str(harness.FUNCTION_PORT),
-    "--path",
-    "/statefun",
-]
+SERVE = harness.serve_argv("tests.e2e.apps.features.functions:functions")
 IN_TOPICS = ["e2e-ttl-in"] + [f"e2e-{kind}-in" for kind in ECHO_TYPES]
 
 

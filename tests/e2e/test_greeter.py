@@ -10,7 +10,6 @@ Contract: a record on ``names`` (key = name, value = JSON ``{"name": ...}``) rea
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable
 
 import pytest
@@ -21,19 +20,7 @@ from .conftest import FunctionServerFactory, StatefunJobFactory
 pytestmark = pytest.mark.e2e
 
 GREETER_DIR = harness.REPO_ROOT / "examples" / "greeter"
-SERVE = [
-    sys.executable,
-    "-m",
-    "statefun",
-    "serve",
-    "examples.greeter.functions:functions",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    str(harness.FUNCTION_PORT),
-    "--path",
-    "/statefun",
-]
+SERVE = harness.serve_argv("examples.greeter.functions:functions")
 NAMES = ["Ana", "Bo", "Cy"]
 TOPICS = ["names", "greetings"]
 

@@ -10,7 +10,6 @@ job ids (Kafka keys) and reads only its own keys from ``timeouts-out``.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
 from collections import Counter
@@ -28,19 +27,7 @@ from .conftest import FunctionServerFactory, StatefunJobFactory
 pytestmark = pytest.mark.e2e
 
 MODULE = harness.REPO_ROOT / "examples" / "timeouts"
-SERVE = [
-    sys.executable,
-    "-m",
-    "statefun",
-    "serve",
-    "examples.timeouts.functions:functions",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    str(harness.FUNCTION_PORT),
-    "--path",
-    "/statefun",
-]
+SERVE = harness.serve_argv("examples.timeouts.functions:functions")
 IN, OUT = "timeouts-in", "timeouts-out"
 
 
