@@ -378,18 +378,7 @@ class Engine:
     def _check(self, target: Address, result: FromFunction.InvocationResponse, where: str) -> _Plan:
         plan = _Plan()
         for message in result.outgoing_messages:
-            to = message.target
-            typename = f"{to.namespace}/{to.type}"
-            if not self.serves(typename):
-                raise RoutingFailure(
-                    f"Cannot find a provider for type {typename}", f"a message from {where}"
-                )
-            plan.messages.append(
-                (
-                    trusted_address(to.namespace, to.type, to.id),
-                    Invocation(message.argument.typename, message.argument.value, target),
-                )
-            )
+            plan.messages.append(self._route(message, target, f"a message from {where}"))
         self._check_delayed(target, result, plan, where)
         for egress in result.outgoing_egresses:
             egress_id = f"{egress.egress_namespace}/{egress.egress_type}"
@@ -447,20 +436,26 @@ class Engine:
                         where,
                     )
                 pending.add(token)
-            to = delayed.target
-            typename = f"{to.namespace}/{to.type}"
-            if not self.serves(typename):
-                raise RoutingFailure(
-                    f"Cannot find a provider for type {typename}", f"a delayed message from {where}"
-                )
-            plan.delayed.append(
-                (
-                    delayed.delay_in_ms,
-                    trusted_address(to.namespace, to.type, to.id),
-                    Invocation(delayed.argument.typename, delayed.argument.value, target),
-                    token or None,
-                )
-            )
+            to, invocation = self._route(delayed, target, f"a delayed message from {where}")
+            plan.delayed.append((delayed.delay_in_ms, to, invocation, token or None))
+
+    def _route(
+        self,
+        message: FromFunction.Invocation | FromFunction.DelayedInvocation,
+        sender: Address,
+        where: str,
+    ) -> tuple[Address, Invocation]:
+        """Where a message goes and what arrives there; fails as the runtime does for an
+        unknown function type. The receiver sees the sender as its caller."""
+        to = message.target
+        typename = f"{to.namespace}/{to.type}"
+        if not self.serves(typename):
+            raise RoutingFailure(f"Cannot find a provider for type {typename}", where)
+        argument = message.argument
+        return (
+            trusted_address(to.namespace, to.type, to.id),
+            Invocation(argument.typename, argument.value, sender),
+        )
 
     def _check_egress(self, egress_id: str, typename: str, value: bytes, where: str) -> None:
         if self.module is None:
