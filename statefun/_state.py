@@ -118,11 +118,7 @@ class State:
             raise ValueError(f"State.set(`{name}`, None): use State.delete to remove a value")
         values = self._values.copy()
         values[name] = value
-        state: State = _new(State)
-        _set_specs(state, self._specs)
-        _set_values(state, values)
-        _set_origin(state, self._origin)
-        return state
+        return _make(self._specs, values, self._origin)
 
     def delete(self, spec: ValueSpec[Any]) -> State:
         """Return a copy of this State with ``spec`` unset."""
