@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-import statefun._handler
 from statefun import (
     INT,
     STRING,
@@ -30,6 +29,7 @@ from statefun import (
     json_type,
 )
 from statefun._generated.request_reply_pb2 import ToFunction, TypedValue
+from statefun._handler import YIELD_EVERY
 
 from .wire.builders import answer, call, request, typed
 
@@ -224,36 +224,71 @@ class TestHandleSync:
 
 
 class TestLongBatchesYield:
-    """A long batch gives the event loop a turn; the threshold is set to zero so no clock matters."""
+    """A long batch gives the event loop a turn at least every YIELD_EVERY messages.
 
-    def test_other_tasks_run_during_a_long_batch(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(statefun._handler, "_YIELD_EVERY_SECONDS", 0.0)
-        ticks: list[int] = []
+    The guarantee is counted in messages, so these tests hold however fast or
+    loaded the machine is: they drive the coroutine by hand and count.
+    """
+
+    def test_never_more_than_yield_every_messages_between_turns(self) -> None:
+        calls = 0
 
         def count(state: State, msg: Message[int]) -> Result:
-            ticks.append(-msg.value)
+            nonlocal calls
+            calls += 1
             return Result(state)
 
-        handler = handler_for(count)
-        body = request(SELF, *(call(typed(INT, i)) for i in range(64)))
+        size = 10 * YIELD_EVERY + 7
+        body = request(SELF, *(call(typed(INT, i)) for i in range(size)))
+        coroutine = handler_for(count).handle(body)
+        at_turns: list[int] = []
+        with pytest.raises(StopIteration):
+            while True:
+                coroutine.send(None)
+                at_turns.append(calls)
+        gaps = [b - a for a, b in zip([0, *at_turns], [*at_turns, size], strict=True)]
+        assert max(gaps) <= YIELD_EVERY
+        assert len(at_turns) >= size // YIELD_EVERY
+
+    def test_a_short_batch_gives_no_turn(self) -> None:
+        body = request(SELF, *(call(typed(INT, i)) for i in range(YIELD_EVERY // 2)))
+        coroutine = handler_for(echo).handle(body)
+        with pytest.raises(StopIteration):
+            coroutine.send(None)
+
+    def test_a_small_request_is_answered_during_a_huge_batch(self) -> None:
+        seen: list[tuple[str, int]] = []
+
+        def record(state: State, msg: Message[int]) -> Result:
+            seen.append((msg.target.id, msg.value))
+            return Result(state)
+
+        handler = handler_for(record)
+        huge = request(Address(SELF.typename, "huge"), *(call(typed(INT, i)) for i in range(1000)))
+        small = request(Address(SELF.typename, "small"), call(typed(INT, 0)))
+        finished: list[str] = []
 
         async def main() -> None:
-            async def other() -> None:
-                ticks.append(1)
+            async def serve(name: str, body: bytes) -> None:
+                await handler.handle(body)
+                finished.append(name)
 
-            task = asyncio.ensure_future(other())
-            await handler.handle(body)
-            await task
+            big = asyncio.ensure_future(serve("huge", huge))
+            await asyncio.sleep(0)  # the huge batch starts, and runs until its first turn
+            await serve("small", small)
+            await big
 
         asyncio.run(main())
-        assert 1 in ticks
-        assert ticks.index(1) < len(ticks) - 1  # the other task ran before the batch ended
+        assert finished == ["small", "huge"]
+        # At the huge batch's first turn: after YIELD_EVERY messages at the latest
+        # (sooner if the machine is slow enough for the clock to call one).
+        assert 1 <= seen.index(("small", 0)) <= YIELD_EVERY
 
-    def test_handle_sync_passes_through_the_yields(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(statefun._handler, "_YIELD_EVERY_SECONDS", 0.0)
-        body = request(SELF, *(call(typed(INT, i)) for i in range(64)))
+    def test_handle_sync_passes_through_the_yields(self) -> None:
+        size = 3 * YIELD_EVERY
+        body = request(SELF, *(call(typed(INT, i)) for i in range(size)))
         result = answer(handler_for(echo).handle_sync(body))
-        assert [INT.decode(m.argument.value) for m in result.outgoing_messages] == list(range(64))
+        assert [INT.decode(m.argument.value) for m in result.outgoing_messages] == list(range(size))
 
 
 class TestIncompleteIsCached:
