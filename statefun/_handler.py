@@ -16,6 +16,8 @@ from google.protobuf.message import DecodeError
 from ._address import Address, trusted_address
 from ._effects import Effect, Result
 from ._errors import (
+    DefinitionError,
+    EventLoopRequired,
     InvalidResult,
     InvocationFailed,
     MalformedRequest,
@@ -87,7 +89,7 @@ class Handler:
 
     def __init__(self, functions: Functions) -> None:
         if not isinstance(functions, Functions):
-            raise TypeError(
+            raise DefinitionError(
                 f"Handler serves a Functions registry, got `{type(functions).__name__}`"
             )
         functions.freeze()
@@ -207,7 +209,7 @@ async def _settle(result: object, typename: str) -> Result:
     if isinstance(result, Awaitable):
         result = await result
     if not isinstance(result, Result):
-        raise TypeError(
+        raise DefinitionError(
             f"function `{typename}` returned `{type(result).__name__}`; it must return a Result"
         )
     return result
@@ -227,7 +229,7 @@ def run_sync(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
         while True:
             if coroutine.send(None) is not None:
                 coroutine.close()
-                raise RuntimeError(
+                raise EventLoopRequired(
                     "a function awaited something that needs an event loop;"
                     " use `await handler.handle(body)` instead of handle_sync"
                 )

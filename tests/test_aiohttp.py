@@ -13,7 +13,17 @@ from aiohttp import ClientSession, web
 
 from examples.greeter.functions import GREET, GreetRequest
 from examples.greeter.functions import functions as greeter_functions
-from statefun import INT, Address, Functions, Message, Result, Send, State, ValueSpec
+from statefun import (
+    INT,
+    Address,
+    DefinitionError,
+    Functions,
+    Message,
+    Result,
+    Send,
+    State,
+    ValueSpec,
+)
 from statefun._generated.request_reply_pb2 import FromFunction
 from statefun.aiohttp import make_app
 from tests.wire.builders import call, request, typed
@@ -133,9 +143,9 @@ class TestAnswers:
         assert status == 200
 
     def test_bad_options_are_rejected(self) -> None:
-        with pytest.raises(ValueError, match="must start with '/'"):
+        with pytest.raises(DefinitionError, match="must start with '/'"):
             make_app(greeter_functions, path="statefun")
-        with pytest.raises(ValueError, match="must be positive"):
+        with pytest.raises(DefinitionError, match="must be positive"):
             make_app(greeter_functions, max_body_size=0)
 
 

@@ -12,6 +12,8 @@ from statefun import (
     INT,
     STRING,
     Address,
+    DefinitionError,
+    EventLoopRequired,
     Functions,
     Handler,
     InvocationFailed,
@@ -51,7 +53,7 @@ def echo(state: State, msg: Message[int]) -> Result:
 
 class TestConstruction:
     def test_needs_a_registry(self) -> None:
-        with pytest.raises(TypeError) as info:
+        with pytest.raises(DefinitionError) as info:
             Handler({})  # type: ignore[arg-type]
         assert str(info.value) == "Handler serves a Functions registry, got `dict`"
 
@@ -173,7 +175,7 @@ class TestFunctionErrors:
 
         with pytest.raises(InvocationFailed) as info:
             handler_for(wrong).handle_sync(request(SELF, call(typed(INT, 1))))
-        assert isinstance(info.value.__cause__, TypeError)
+        assert isinstance(info.value.__cause__, DefinitionError)
         assert str(info.value.__cause__) == (
             f"function `test.fns/f` returned `{type(returned).__name__}`; it must return a Result"
         )
@@ -210,7 +212,7 @@ class TestHandleSync:
             await NeedsALoop()
             return Result(state)
 
-        with pytest.raises(RuntimeError) as info:
+        with pytest.raises(EventLoopRequired) as info:
             handler_for(io).handle_sync(request(SELF, call(typed(INT, 1))))
         assert str(info.value) == (
             "a function awaited something that needs an event loop;"
