@@ -24,7 +24,7 @@ from statefun import (
     State,
     ValueSpec,
 )
-from statefun._generated.request_reply_pb2 import FromFunction
+from statefun._generated.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 from statefun.aiohttp import make_app
 from tests.wire.builders import call, request, typed
 
@@ -258,3 +258,52 @@ class TestResultErrors:
         [record] = [r for r in caplog.records if r.name == "statefun"]
         assert record.exc_info is not None
         assert type(record.exc_info[1]).__name__ == "SerdeError"
+
+
+class TestTextFromTheRequestStaysOnOneLine:
+    """A typename or id from the request cannot split an answer or a log record."""
+
+    FORGED = "example/GreetRequest\nERROR statefun: forged line"
+
+    def test_an_unknown_function_type(self) -> None:
+        target = Address("example/person", "Ana")
+        body = request(target, GREET_ANA)
+        raw = ToFunction.FromString(body)
+        raw.invocation.target.type = "person\r\nX-Injected: 1"
+        status, _, answer = run(fresh_greeter(), raw.SerializeToString())
+        assert (status, answer) == (
+            404,
+            b"no function is registered for `example/person\\r\\nX-Injected: 1`\n",
+        )
+
+    def test_an_unknown_message_type_is_one_line_in_the_body_and_the_log(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        argument = TypedValue(typename=self.FORGED, has_value=True, value=b"{}")
+        body = request(Address("example/person", "Ana\n2"), call(argument), state={"visits": None})
+        with caplog.at_level(logging.ERROR, logger="statefun"):
+            status, _, answer = run(fresh_greeter(), body)
+        expected = (
+            "function `example/person` id='Ana\\n2' failed on"
+            " `example/GreetRequest\\nERROR statefun: forged line` (message 1 of 1):"
+            " UnknownMessageType: function `example/person` cannot handle"
+            " `example/GreetRequest\\nERROR statefun: forged line`;"
+            " it accepts `example/GreetRequest`"
+        )
+        assert (status, answer.decode()) == (500, expected + "\n")
+        [record] = [r for r in caplog.records if r.name == "statefun"]
+        assert record.getMessage() == expected
+
+    def test_a_function_error_with_a_multiline_message(self) -> None:
+        functions = Functions()
+
+        @functions.bind("test/multiline", accepts=INT)
+        def multiline(state: State, msg: Message[int]) -> Result:
+            raise ValueError("first line\nsecond line\u2028third")
+
+        status, _, answer = run(
+            make_app(functions), request(Address("test/multiline", "m"), call(typed(INT, 1)))
+        )
+        assert status == 500
+        assert answer.count(b"\n") == 1 and answer.endswith(b"\n")
+        assert b"first line\\nsecond line\\u2028third" in answer
