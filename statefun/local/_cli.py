@@ -23,11 +23,11 @@ import binascii
 import json
 import sys
 import threading
-import traceback
 from datetime import timedelta
 from typing import IO, Any
 
 from .._effects import KafkaRecord, KinesisRecord
+from ..loader import CliError, load_functions
 from ._clock import RealClock, VirtualClock
 from ._errors import ModuleError, RuntimeFailure
 from ._module import Module
@@ -35,10 +35,6 @@ from ._records import EgressRecord, decode_egress
 from ._runtime import DEFAULT_MAX_REQUESTS, AsyncLocalRuntime
 
 __all__ = ("add_arguments", "run")
-
-
-class _BadInput(Exception):
-    """An input line that is not a record; reported with its line number."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,14 +62,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``statefun run`` with parsed ``args``; returns the exit status."""
-    from ..cli import load_functions
+    """Run ``statefun run`` with parsed ``args``; returns 0 once all is done.
 
+    Raises :class:`CliError` for a bad module, registry or input line (status 2)
+    and where the runtime would fail the job (status 1); a function's own
+    exception propagates, with a note saying which message caused it.
+    """
     try:
         module = Module.load(args.module_yaml)
     except ModuleError as exc:
-        print(f"statefun: error: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(str(exc)) from None
     functions = load_functions(args.functions) if args.functions else None
     virtual = bool(args.virtual_clock)
     runtime = AsyncLocalRuntime(
@@ -85,14 +83,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_main(runtime, virtual, sys.stdin, sys.stdout))
     except RuntimeFailure as exc:
-        print(f"statefun: the runtime would fail the job: {exc}", file=sys.stderr)
-        return 1
-    except _BadInput as exc:
-        print(f"statefun: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a function raised: show its own traceback, with our note
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        return 1
+        raise CliError(f"the runtime would fail the job: {exc}", status=1) from exc
 
 
 async def _main(runtime: AsyncLocalRuntime, virtual: bool, source: IO[str], out: IO[str]) -> int:
@@ -176,35 +167,35 @@ def _parse(line: str, number: int) -> tuple[str, str | None, bytes] | timedelta:
     try:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise _BadInput(f"line {number}: not JSON: {exc}") from None
+        raise CliError(f"line {number}: not JSON: {exc}") from None
     if not isinstance(item, dict):
-        raise _BadInput(f"line {number}: expected a JSON object, got {line.strip()!r}")
+        raise CliError(f"line {number}: expected a JSON object, got {line.strip()!r}")
     if "sleep" in item:
         seconds = item["sleep"]
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-            raise _BadInput(f"line {number}: `sleep` must be a non-negative number of seconds")
+            raise CliError(f"line {number}: `sleep` must be a non-negative number of seconds")
         return timedelta(seconds=seconds)
     topic = item.get("topic")
     if not isinstance(topic, str) or not topic:
-        raise _BadInput(f"line {number}: `topic` must be a non-empty string")
+        raise CliError(f"line {number}: `topic` must be a non-empty string")
     key = item.get("key")
     if key is not None and not isinstance(key, str):
-        raise _BadInput(f"line {number}: `key` must be a string (the target id), got {key!r}")
+        raise CliError(f"line {number}: `key` must be a string (the target id), got {key!r}")
     given = [name for name in ("value", "text", "base64") if name in item]
     if len(given) != 1:
-        raise _BadInput(f"line {number}: give exactly one of `value` (JSON), `text` or `base64`")
+        raise CliError(f"line {number}: give exactly one of `value` (JSON), `text` or `base64`")
     payload: Any = item[given[0]]
     if given[0] == "value":
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     elif not isinstance(payload, str):
-        raise _BadInput(f"line {number}: `{given[0]}` must be a string")
+        raise CliError(f"line {number}: `{given[0]}` must be a string")
     elif given[0] == "text":
         data = payload.encode("utf-8")
     else:
         try:
             data = base64.b64decode(payload, validate=True)
         except binascii.Error as exc:
-            raise _BadInput(f"line {number}: `base64` is not valid base64: {exc}") from None
+            raise CliError(f"line {number}: `base64` is not valid base64: {exc}") from None
     return topic, key, data
 
 
