@@ -22,10 +22,10 @@ from .._registry import Functions
 from .._spec import ValueSpec
 from .._type import Type
 from ._clock import Clock, VirtualClock
-from ._engine import Engine, Invocation
+from ._engine import Engine
 from ._errors import NotIdle
 from ._module import Module
-from ._records import EgressRecord, IngressRecord, PendingTimer, decode_egress
+from ._records import EgressRecord, IngressRecord, PendingTimer, RawMessage, decode_egress
 from ._transport import HttpTransport, InProcess, Transport
 
 __all__ = ("AsyncLocalRuntime", "LocalRuntime", "run_module")
@@ -106,7 +106,7 @@ class _Base:
     ) -> None:
         """Queue a message given as its typename and bytes, exactly as they travel."""
         self._engine.deliver(
-            target, [Invocation(typename, bytes(data), caller)], f"a message to {target}"
+            target, [RawMessage(typename, bytes(data), caller)], f"a message to {target}"
         )
 
     def send_batch(
@@ -117,7 +117,7 @@ class _Base:
         The runtime batches messages that arrive while a request to the same
         address is in flight; this makes that happen on purpose.
         """
-        batch = [Invocation(type_.typename, type_.encode(v), caller) for v in values]
+        batch = [RawMessage(type_.typename, type_.encode(v), caller) for v in values]
         if batch:
             self._engine.deliver(target, batch, f"a batch to {target}")
 
@@ -205,7 +205,10 @@ class _Base:
 
     # -- running, shared by both facades ------------------------------------------
 
-    async def _request(self, target: Address, batch: list[Invocation]) -> None:
+    async def _request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        batch = list(messages)
+        if not batch:
+            raise ValueError("request(): give at least one message; the runtime never sends none")
         await self._engine.request(target, batch)
 
     def _virtual_clock(self, method: str) -> VirtualClock:
@@ -322,6 +325,25 @@ class LocalRuntime(_Base):
         """
         self._run(self._advance(delta))
 
+    def request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        """Send ``messages`` to ``target`` as one request now, and apply its response.
+
+        The response is applied as the runtime applies it (state written, egress
+        recorded, timers scheduled), but the messages it sends are only queued:
+        they are delivered by the next :meth:`run_until_idle`. Requests made one
+        after another therefore all see the rest of the world as it was, which
+        is how :func:`statefun.testing.properties.assert_batch_equivalent`
+        compares N requests of one message with one request of N.
+
+        >>> runtime.request(ANA, [RawMessage(GREET.typename, GREET.encode(GreetRequest("Ana")))])
+        >>> runtime.state(ANA, VISITS)
+        1
+
+        Raises :class:`RoutingFailure` for a function type nobody serves, and
+        ``RuntimeError`` if ``target`` still has a request in flight (a run that failed).
+        """
+        self._run(self._request(target, messages))
+
     def advance_until_idle(self, *, limit: timedelta = timedelta(days=366)) -> None:
         """Move the virtual clock from timer to timer until none is pending.
 
@@ -392,6 +414,10 @@ class AsyncLocalRuntime(_Base):
     async def advance(self, delta: timedelta) -> None:
         """See :meth:`LocalRuntime.advance`."""
         await self._advance(delta)
+
+    async def request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        """See :meth:`LocalRuntime.request`."""
+        await self._request(target, messages)
 
     async def advance_until_idle(self, *, limit: timedelta = timedelta(days=366)) -> None:
         """See :meth:`LocalRuntime.advance_until_idle`."""

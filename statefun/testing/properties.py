@@ -24,8 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from .. import Address, Functions, Message, Type
-from ..local import EgressRecord, LocalRuntime, PendingTimer
-from ..local._engine import Invocation
+from ..local import EgressRecord, LocalRuntime, PendingTimer, RawMessage
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -139,9 +138,9 @@ def assert_batch_equivalent(
     if not messages:
         return
     target = messages[0].target
-    invocations = [Invocation(type_.typename, type_.encode(m.value), m.caller) for m in messages]
-    single = _play(runtime, advance, lambda rt: _requests(rt, target, [[i] for i in invocations]))
-    batched = _play(runtime, advance, lambda rt: _requests(rt, target, [invocations]))
+    raw = [RawMessage(type_.typename, type_.encode(m.value), m.caller) for m in messages]
+    single = _play(runtime, advance, lambda rt: _requests(rt, target, [[m] for m in raw]))
+    batched = _play(runtime, advance, lambda rt: _requests(rt, target, [raw]))
     _assert_same(
         single, batched, f"{len(messages)} single requests", f"one batch of {len(messages)}"
     )
@@ -166,11 +165,11 @@ def _send_each(runtime: LocalRuntime, type_: Type[T], messages: Iterable[Message
         runtime.send(message.target, type_, message.value, caller=message.caller)
 
 
-def _requests(runtime: LocalRuntime, target: Address, batches: list[list[Invocation]]) -> None:
+def _requests(runtime: LocalRuntime, target: Address, batches: list[list[RawMessage]]) -> None:
     # Requests made one after another, before anything they cause is delivered:
     # both runs see the rest of the world in the same state.
     for batch in batches:
-        runtime._run(runtime._request(target, batch))
+        runtime.request(target, batch)
 
 
 def _assert_same(a: Outcome, b: Outcome, name_a: str, name_b: str) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
 
+import statefun.testing.properties as properties
 from statefun import (
     INT,
     STRING,
@@ -116,3 +119,19 @@ def test_outcome() -> None:
     runtime.run_until_idle()
     result = outcome(runtime)
     assert (result.egress, result.state, len(result.timers)) == ((), {}, 1)
+
+
+def test_the_properties_use_only_public_api() -> None:
+    """What they need of the local runtime is what users get: no private module or member."""
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not name.startswith("__")
+
+    tree = ast.parse(Path(properties.__file__).read_text())
+    used = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.ImportFrom) and any(map(private, (node.module or "").split("."))))
+        or (isinstance(node, ast.Attribute) and private(node.attr))
+    ]
+    assert used == []
