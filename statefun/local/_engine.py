@@ -97,13 +97,30 @@ class _Timer:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    """A checked delayed message: deliver ``message`` to ``target`` after ``delay_ms``."""
+
+    delay_ms: int
+    target: Address
+    message: RawMessage
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancel:
+    """A checked cancellation of the sender's pending message with ``token``."""
+
+    token: str
+
+
 @dataclass(slots=True)
 class _Plan:
     """A checked response, ready to apply."""
 
     messages: list[tuple[Address, RawMessage]] = field(default_factory=list)
-    # A scheduled message (delay, target, message, token), or the token of a cancellation.
-    delayed: list[tuple[int, Address, RawMessage, str | None] | str] = field(default_factory=list)
+    # In the response's order: a cancellation applies to what was scheduled before it.
+    delayed: list[_Schedule | _Cancel] = field(default_factory=list)
     egress: list[EgressRecord] = field(default_factory=list)
     mutations: list[tuple[str, bytes | None]] = field(default_factory=list)
 
@@ -143,8 +160,7 @@ class Engine:
 
     def deliver(self, target: Address, messages: list[RawMessage], where: str) -> None:
         """Queue ``messages`` for ``target``; fails like the runtime's routing would."""
-        if not self.serves(target.typename):
-            raise RoutingFailure(f"Cannot find a provider for type {target.typename}", where)
+        self._check_served(target.typename, where)
         self.mailbox.append((target, messages))
 
     def ingest(self, topic: str, key: str | None, value: bytes) -> None:
@@ -192,10 +208,7 @@ class Engine:
     async def request(self, target: Address, batch: list[RawMessage]) -> None:
         """Send ``batch`` to ``target`` as one request now and apply the response,
         without delivering what it causes (that waits for :meth:`run_until_idle`)."""
-        if not self.serves(target.typename):
-            raise RoutingFailure(
-                f"Cannot find a provider for type {target.typename}", f"a batch to {target}"
-            )
+        self._check_served(target.typename, f"a batch to {target}")
         if target in self.busy:
             raise RuntimeError(f"{target} has a request in flight; run until idle first")
         await self._complete(target, batch)
@@ -412,7 +425,7 @@ class Engine:
                         "Can not handle a cancellation request without a cancellation token.", where
                     )
                 pending.discard(token)
-                plan.delayed.append(token)
+                plan.delayed.append(_Cancel(token))
                 continue
             if delayed.delay_in_ms < 0:
                 raise DelayFailure(
@@ -427,8 +440,8 @@ class Engine:
                         where,
                     )
                 pending.add(token)
-            to, invocation = self._route(delayed, target, f"a delayed message from {where}")
-            plan.delayed.append((delayed.delay_in_ms, to, invocation, token or None))
+            to, message = self._route(delayed, target, f"a delayed message from {where}")
+            plan.delayed.append(_Schedule(delayed.delay_in_ms, to, message, token or None))
 
     def _route(
         self,
@@ -439,14 +452,16 @@ class Engine:
         """Where a message goes and what arrives there; fails as the runtime does for an
         unknown function type. The receiver sees the sender as its caller."""
         to = message.target
-        typename = f"{to.namespace}/{to.type}"
-        if not self.serves(typename):
-            raise RoutingFailure(f"Cannot find a provider for type {typename}", where)
+        self._check_served(f"{to.namespace}/{to.type}", where)
         argument = message.argument
         return (
             trusted_address(to.namespace, to.type, to.id),
             RawMessage(argument.typename, argument.value, sender),
         )
+
+    def _check_served(self, typename: str, where: str) -> None:
+        if not self.serves(typename):
+            raise RoutingFailure.no_provider(typename, where)
 
     def _check_egress(self, egress_id: str, typename: str, value: bytes, where: str) -> None:
         if self.module is None:
@@ -471,18 +486,18 @@ class Engine:
 
     def _apply(self, target: Address, plan: _Plan) -> None:
         now = self.clock.now_ms()
-        self.mailbox.extend((to, [invocation]) for to, invocation in plan.messages)
+        self.mailbox.extend((to, [message]) for to, message in plan.messages)
         for delayed in plan.delayed:
-            if isinstance(delayed, str):
-                timer = self.tokens.pop((target.id, delayed), None)
-                if timer is not None:
-                    timer.cancelled = True
-                continue
-            delay, to, invocation, token = delayed
-            timer = _Timer(now + delay, next(self._seq), to, invocation, target, token)
-            heapq.heappush(self.timers, (timer.due, timer.seq, timer))
-            if token is not None:
-                self.tokens[(target.id, token)] = timer
+            match delayed:
+                case _Schedule(delay_ms, to, message, token):
+                    timer = _Timer(now + delay_ms, next(self._seq), to, message, target, token)
+                    heapq.heappush(self.timers, (timer.due, timer.seq, timer))
+                    if token is not None:
+                        self.tokens[(target.id, token)] = timer
+                case _Cancel(token):
+                    cancelled = self.tokens.pop((target.id, token), None)
+                    if cancelled is not None:
+                        cancelled.cancelled = True
         self.egress_log.extend(plan.egress)
         registered = self.registered.get(target.typename, {})
         values = self.values.setdefault(target, {})
