@@ -18,6 +18,7 @@ from typing import Any, TypeVar, overload
 from .._address import Address
 from .._effects import KafkaRecord, KinesisRecord
 from .._errors import StateTypeMismatch
+from .._millis import ONE_MS
 from .._registry import Functions
 from .._spec import ValueSpec
 from .._type import Type
@@ -33,7 +34,6 @@ __all__ = ("AsyncLocalRuntime", "LocalRuntime", "run_module")
 T = TypeVar("T")
 R = TypeVar("R")
 
-_ONE_MS = timedelta(milliseconds=1)
 DEFAULT_MAX_REQUESTS = 10_000
 
 
@@ -220,7 +220,7 @@ class _Base:
         clock = self._virtual_clock("advance")
         if delta < timedelta(0):
             raise ValueError(f"advance: delta={delta!r} must not be negative")
-        end = clock.now_ms() + delta // _ONE_MS
+        end = clock.now_ms() + delta // ONE_MS
         await self._engine.run_until_idle()
         # Stop at every due time in between: what fires may schedule more
         # messages that fall due before `end`.
@@ -239,7 +239,7 @@ class _Base:
 
     async def _advance_until_idle(self, limit: timedelta) -> None:
         clock = self._virtual_clock("advance_until_idle")
-        end = clock.now_ms() + limit // _ONE_MS
+        end = clock.now_ms() + limit // ONE_MS
         await self._engine.run_until_idle()
         for _ in range(self._engine.max_requests):
             due = self._engine.next_due_ms()
