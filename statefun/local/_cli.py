@@ -208,10 +208,11 @@ class _Printer:
         self.printed = 0
 
     def flush(self) -> None:
-        records = self.runtime.egress()
-        for record in records[self.printed :]:
+        # Only what is new: a long run must not copy its whole log on every line.
+        new = self.runtime.egress_since(self.printed)
+        for record in new:
             self.out.write(json.dumps(_to_json(record), ensure_ascii=False) + "\n")
-        self.printed = len(records)
+        self.printed += len(new)
         self.out.flush()
 
 

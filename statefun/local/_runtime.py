@@ -185,6 +185,20 @@ class _Base:
                 values.append(record.decode(type_))
         return values
 
+    def egress_since(self, position: int) -> list[EgressRecord]:
+        """The records sent to any egress after the first ``position``, oldest first.
+
+        Reads a growing log piece by piece, copying only what is new: keep a
+        position, add the length of each answer to it. ``statefun run`` prints
+        every record once this way.
+
+        >>> new = runtime.egress_since(printed)
+        >>> printed += len(new)
+        """
+        if position < 0:
+            raise ValueError(f"egress_since: position={position!r} must not be negative")
+        return self._engine.egress_log[position:]
+
     def kafka_records(self, egress_id: str | None = None) -> list[KafkaRecord]:
         """The Kafka egress records (of ``egress_id``, or all), as :class:`statefun.KafkaRecord`.
 

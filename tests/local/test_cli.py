@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from examples.greeter.functions import functions as greeter
 from statefun.aiohttp import make_app
 from statefun.cli import main
+from statefun.local import AsyncLocalRuntime
 from tests.local.test_http import serving
 
 ROOT = Path(__file__).parents[2]
@@ -288,6 +290,30 @@ class TestBadFunctions:
             [],
             f"statefun: error: {message}\n",
         )
+
+
+def test_each_egress_record_is_read_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Printing after every line reads only the new records, not the whole log again."""
+    read: list[int] = []
+
+    def counting(name: str) -> None:
+        original = getattr(AsyncLocalRuntime, name)
+
+        def read_and_count(self: AsyncLocalRuntime, *args: Any, **kwargs: Any) -> Any:
+            records = original(self, *args, **kwargs)
+            read.append(len(records))
+            return records
+
+        monkeypatch.setattr(AsyncLocalRuntime, name, read_and_count)
+
+    counting("egress")
+    counting("egress_since")
+    names = [{"topic": "names", "key": f"n{i}", "value": {"name": f"n{i}"}} for i in range(30)]
+    status, out, _ = statefun_run(GREETER, lines(*names), monkeypatch, capsys)
+    assert (status, len(out)) == (0, 30)
+    assert sum(read) == 30
 
 
 def test_values_that_are_not_text_come_as_base64() -> None:

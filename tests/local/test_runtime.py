@@ -298,6 +298,23 @@ class TestRequest:
             self.GREETING.decode(INT)
 
 
+class TestEgressSince:
+    def test_reads_a_growing_log_piece_by_piece(self) -> None:
+        runtime = LocalRuntime(egressing)
+        runtime.send(Address("test/egress", "e"), STRING, "a")
+        runtime.run_until_idle()
+        first = runtime.egress_since(0)
+        assert first == runtime.egress() and len(first) == 3
+        runtime.send(Address("test/egress", "e"), STRING, "b")
+        runtime.run_until_idle()
+        assert runtime.egress_since(len(first)) == runtime.egress()[3:]
+        assert runtime.egress_since(6) == []
+
+    def test_a_negative_position(self) -> None:
+        with pytest.raises(ValueError, match="position=-1 must not be negative"):
+            LocalRuntime(egressing).egress_since(-1)
+
+
 # -- delayed messages -----------------------------------------------------------------
 
 
