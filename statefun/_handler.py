@@ -26,8 +26,10 @@ from ._errors import (
 from ._generated.request_reply_pb2 import ToFunction
 from ._interpreter import incomplete, interpret
 from ._message import trusted_message
-from ._registry import Function, Functions
+from ._registry import AnyFunction, Function, Functions
+from ._spec import ValueSpec
 from ._state import Origin, State, from_runtime
+from ._type import Type
 
 __all__ = ("Handler",)
 
@@ -49,6 +51,21 @@ class _Yield:
 _YIELD = _Yield()
 
 
+class _Plan:
+    """What answering one function's requests needs, worked out once when serving starts."""
+
+    __slots__ = ("typename", "fn", "types", "specs", "incomplete_cache")
+
+    def __init__(self, function: Function) -> None:
+        self.typename = function.typename
+        self.fn: AnyFunction = function.fn
+        # typename -> Type, to decode every incoming message
+        self.types: dict[str, Type[Any]] = {t.typename: t for t in function.accepts}
+        self.specs: dict[str, ValueSpec[Any]] = {spec.name: spec for spec in function.specs}
+        # missing spec names -> the serialized IncompleteInvocationContext
+        self.incomplete_cache: dict[tuple[str, ...], bytes] = {}
+
+
 class Handler:
     """Serves a :class:`Functions` registry: one request body in, one response body out.
 
@@ -62,7 +79,7 @@ class Handler:
     Creating a Handler freezes the registry.
     """
 
-    __slots__ = ("functions",)
+    __slots__ = ("functions", "_plans")
 
     def __init__(self, functions: Functions) -> None:
         if not isinstance(functions, Functions):
@@ -71,23 +88,24 @@ class Handler:
             )
         functions.freeze()
         self.functions = functions
+        self._plans = {function.typename: _Plan(function) for function in functions}
 
     async def handle(self, body: bytes) -> bytes:
         """Answer one ``ToFunction`` request body with a ``FromFunction`` body."""
         batch = _parse(body)
         target = batch.target
         typename = f"{target.namespace}/{target.type}"
-        function = self.functions.get(typename)
-        if function is None:
+        plan = self._plans.get(typename)
+        if plan is None:
             raise UnknownFunction(typename)
-        present = _present_values(function, batch)
-        missing = tuple(name for name in function.spec_map if name not in present)
+        present = _present_values(plan, batch)
+        missing = tuple(name for name in plan.specs if name not in present)
         if missing:
-            return _incomplete(function, missing)
+            return _incomplete(plan, missing)
         origin = Origin(present)
-        state, effects = await _fold(function, batch, from_runtime(function.spec_map, origin))
+        state, effects = await _fold(plan, batch, from_runtime(plan.specs, origin))
         try:
-            return interpret(function.spec_map, origin, state, effects)
+            return interpret(plan.specs, origin, state, effects)
         except Exception as exc:
             raise InvalidResult(typename, target.id, len(batch.invocations), exc) from exc
 
@@ -114,7 +132,7 @@ def _parse(body: bytes) -> ToFunction.InvocationBatchRequest:
 
 
 def _present_values(
-    function: Function, batch: ToFunction.InvocationBatchRequest
+    plan: _Plan, batch: ToFunction.InvocationBatchRequest
 ) -> dict[str, bytes | None]:
     """The bytes of every state the runtime sent, by name; None for a state with no value.
 
@@ -129,22 +147,22 @@ def _present_values(
             present[name] = None
             continue
         present[name] = value.value
-        spec = function.spec_map.get(name)
+        spec = plan.specs.get(name)
         if spec is not None and value.typename != spec.type.typename:
             raise StateTypeMismatch(name, spec.type.typename, value.typename)
     return present
 
 
 async def _fold(
-    function: Function, batch: ToFunction.InvocationBatchRequest, state: State
+    plan: _Plan, batch: ToFunction.InvocationBatchRequest, state: State
 ) -> tuple[State, list[Effect]]:
     """Call the function once per message, in order, threading the state through."""
     effects: list[Effect] = []
     target = batch.target
     address = trusted_address(target.namespace, target.type, target.id)
-    typename = function.typename
-    fn = function.fn
-    types = function.types
+    typename = plan.typename
+    fn = plan.fn
+    types = plan.types
     callers: dict[tuple[str, str, str], Address] = {}  # batches often repeat a caller
     invocations = batch.invocations
     count = len(invocations)
@@ -190,11 +208,11 @@ async def _settle(result: object, typename: str) -> Result:
     return result
 
 
-def _incomplete(function: Function, missing: tuple[str, ...]) -> bytes:
-    cached = function.incomplete_cache.get(missing)
+def _incomplete(plan: _Plan, missing: tuple[str, ...]) -> bytes:
+    cached = plan.incomplete_cache.get(missing)
     if cached is None:
-        cached = incomplete(function.spec_map[name] for name in missing)
-        function.incomplete_cache[missing] = cached
+        cached = incomplete(plan.specs[name] for name in missing)
+        plan.incomplete_cache[missing] = cached
     return cached
 
 

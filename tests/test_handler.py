@@ -112,7 +112,7 @@ class TestFunctionErrors:
         assert str(error.__cause__) == "three"
 
     def test_a_message_of_an_undeclared_type(self) -> None:
-        handler = handler_for(echo, accepts=(INT, GREET))
+        handler = handler_for(echo, accepts=INT | GREET)
         with pytest.raises(InvocationFailed) as info:
             handler.handle_sync(request(SELF, call(typed(STRING, "hi"))))
         cause = info.value.__cause__

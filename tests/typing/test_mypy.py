@@ -70,6 +70,6 @@ def test_the_examples_are_not_vacuous() -> None:
         'state.set(VISITS, "x")  # type: ignore[',
         'Result(State.of(), [Send(GREETER, INT, "x")])  # type: ignore[',
         '@functions.bind("example/wrong", accepts=GREET)  # type: ignore[',
-        '@functions.bind("example/narrow", accepts=(GREET, BYE))  # type: ignore[',
+        '@functions.bind("example/narrow", accepts=GREET | BYE)  # type: ignore[',
     ):
         assert misuse in text
