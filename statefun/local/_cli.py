@@ -12,6 +12,11 @@ its JSON bytes), or with ``"text": "..."`` (UTF-8 bytes) or ``"base64": "..."``
 instead of ``value``. ``{"sleep": SECONDS}`` lets time pass. The command exits
 0 when stdin has ended and no work or timer is left; 1 when the runtime would
 fail the job or a function raises; 2 for a bad module, option or input line.
+
+Each record is delivered and run until idle before the next line is read
+(timers not yet due stay pending), the rule :func:`statefun.local.run_module`
+follows too. Timers fire on real time, or with ``--virtual-clock`` on a clock
+that moves only at ``sleep`` lines and, once stdin ends, from timer to timer.
 """
 
 from __future__ import annotations
@@ -50,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--virtual-clock",
         action="store_true",
-        help="run timers on a virtual clock: `sleep` lines and the end of input move it, nobody waits",
+        help="run timers on a virtual clock, nobody waits: a `sleep` line moves it at once, firing"
+        " the timers that fall due on the way; once stdin ends it jumps from timer to timer until"
+        " none is left (default: timers fire on real time)",
     )
     parser.add_argument(
         "--max-requests",

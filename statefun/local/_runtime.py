@@ -470,9 +470,13 @@ def run_module(
 ) -> list[KafkaRecord | KinesisRecord | EgressRecord]:
     """Feed Kafka ``records`` through a module and return every egress record.
 
-    Timers run on a virtual clock until none is left. Kafka and Kinesis records
-    come back as :class:`statefun.KafkaRecord` / :class:`statefun.KinesisRecord`;
-    this is the local half of a differential test against Apache Flink StateFun.
+    Each record is delivered and run until idle before the next one (timers not
+    yet due stay pending), as ``statefun run`` does with its input lines; then
+    the virtual clock runs from timer to timer until none is left. So the same
+    records give the same egress, in the same order, as ``statefun run
+    --virtual-clock``. Kafka and Kinesis records come back as
+    :class:`statefun.KafkaRecord` / :class:`statefun.KinesisRecord`; this is the
+    local half of a differential test against Apache Flink StateFun.
 
     >>> run_module("examples/greeter/module.yaml",
     ...            [IngressRecord("names", "Ana", b'{"name": "Ana"}')],
@@ -482,5 +486,6 @@ def run_module(
     with LocalRuntime(functions, module=module, transport=transport) as runtime:
         for record in records:
             runtime.ingest(record.topic, record.key, record.value)
+            runtime.run_until_idle()
         runtime.advance_until_idle()
         return [decode_egress(record) for record in runtime.egress()]
