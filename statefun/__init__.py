@@ -30,6 +30,7 @@ from ._effects import (
 )
 from ._errors import (
     DefinitionError,
+    EventLoopRequired,
     InvalidResult,
     InvalidTypeName,
     InvocationFailed,
@@ -63,6 +64,7 @@ __all__ = (
     "DefinitionError",
     "Effect",
     "Egress",
+    "EventLoopRequired",
     "Function",
     "Functions",
     "Handler",

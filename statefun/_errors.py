@@ -14,16 +14,22 @@
      │    ├── MalformedRequest (ValueError) not a valid ToFunction: 400
      │    └── UnknownFunction (LookupError) no function of that type is registered: 404
      ├── InvocationFailed                   a function raised; the cause is its own exception
-     └── InvalidResult                      a batch's results cannot become a response
+     ├── InvalidResult                      a batch's results cannot become a response
+     └── EventLoopRequired (RuntimeError)   handle_sync met a function that awaits real I/O
 
 Errors a user can fix in code also subclass the builtin they would expect, so
-``except ValueError`` keeps working.
+``except ValueError`` keeps working. Two things are not ours, on purpose:
+assigning to an immutable value raises ``AttributeError``, as a frozen
+dataclass does; and a serde may raise anything, which :class:`Type` turns into
+a :class:`SerdeError` (the serde's own error is the ``__cause__``). The local
+runtime adds its own branch (``statefun.local``'s errors module).
 """
 
 from __future__ import annotations
 
 __all__ = (
     "DefinitionError",
+    "EventLoopRequired",
     "InvalidResult",
     "InvalidTypeName",
     "InvocationFailed",
@@ -204,3 +210,8 @@ class InvalidResult(StatefunError):
             f"function `{function}` id={id!r}: the results of a batch of {batch_size}"
             f" message{'s' if batch_size != 1 else ''} cannot be sent: {reason}"
         )
+
+
+class EventLoopRequired(StatefunError, RuntimeError):
+    """Raised by ``Handler.handle_sync`` when a function awaits something that needs a
+    running event loop (network, timers): use ``await handler.handle(body)`` there."""

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ._errors import InvalidResult, InvocationFailed, RequestError
+from ._errors import DefinitionError, InvalidResult, InvocationFailed, RequestError
 from ._handler import Handler
 from ._registry import Functions
 
@@ -78,9 +78,9 @@ def make_app(
         Defaults to the runtime's own 32 MiB limit.
     """
     if not path.startswith("/"):
-        raise ValueError(f"path {path!r} must start with '/'")
+        raise DefinitionError(f"path {path!r} must start with '/'")
     if max_body_size < 1:
-        raise ValueError(f"max_body_size={max_body_size!r} must be positive")
+        raise DefinitionError(f"max_body_size={max_body_size!r} must be positive")
     app = web.Application(client_max_size=max_body_size)
     app.router.add_post(path, make_handler(functions))
     return app
