@@ -15,6 +15,7 @@ from typing import Generic, ParamSpec, TypeVar
 
 from ._address import Address
 from ._errors import DefinitionError
+from ._millis import ONE_MS
 from ._slots import slot_setters
 from ._state import State
 from ._type import Codec, Type
@@ -161,7 +162,7 @@ class SendAfter(Effect, Generic[T_co]):
     @property
     def delay_ms(self) -> int:
         """The delay in whole milliseconds, as the runtime receives it."""
-        return self.delay // _ONE_MS
+        return self.delay // ONE_MS
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -310,7 +311,6 @@ class Result:
 # validate, then set the slots directly instead of through a frozen dataclass's
 # object.__setattr__, which costs about twice as much.
 _ZERO = timedelta(0)
-_ONE_MS = timedelta(milliseconds=1)
 _send_target, _send_type, _send_value = slot_setters(Send, "target", "type", "value")
 _after_delay, _after_target, _after_type, _after_value, _after_cancellation_token = slot_setters(
     SendAfter, "delay", "target", "type", "value", "cancellation_token"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Generic, Literal, ParamSpec, Protocol, TypeVar
 
 from ._errors import DefinitionError
+from ._millis import ONE_MS
 from ._type import Decoder, Encoder, Type
 from ._typename import split_strict
 
@@ -18,7 +19,6 @@ T_co = TypeVar("T_co", covariant=True)
 P = ParamSpec("P")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ONE_MS = timedelta(milliseconds=1)
 
 ExpireMode = Literal["none", "after_write", "after_call"]
 
@@ -109,7 +109,7 @@ class ValueSpec(Generic[T]):
                     f"ValueSpec `{self.name}`: {option} must be a timedelta,"
                     f" got `{type(value).__name__}`"
                 )
-            if value < _ONE_MS:
+            if value < ONE_MS:
                 raise DefinitionError(
                     f"ValueSpec `{self.name}`: {option}={value!r} must be at least 1 millisecond;"
                     " leave it out for no expiry"
@@ -136,4 +136,4 @@ class ValueSpec(Generic[T]):
     def expire_after_millis(self) -> int:
         """The expiry in whole milliseconds, 0 when there is none."""
         delay = self.expire_after_write or self.expire_after_call
-        return 0 if delay is None else delay // _ONE_MS
+        return 0 if delay is None else delay // ONE_MS
