@@ -9,8 +9,7 @@ __all__ = ("one_line",)
 # Lone surrogates too, which cannot be encoded as UTF-8 at all.
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ESCAPES = {
-    code: _NAMED.get(chr(code), f"\\x{code:02x}")
-    for code in (*range(0x20), *range(0x7F, 0xA0))
+    code: _NAMED.get(chr(code), f"\\x{code:02x}") for code in (*range(0x20), *range(0x7F, 0xA0))
 }
 _ESCAPES.update({code: f"\\u{code:04x}" for code in (0x2028, 0x2029, *range(0xD800, 0xE000))})
 

@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 from typing import Protocol
 
+from .._errors import DefinitionError
 from .._millis import ONE_MS
 
 __all__ = ("Clock", "RealClock", "VirtualClock")
@@ -40,7 +41,7 @@ class VirtualClock:
 
     def __init__(self, start: timedelta = timedelta(0)) -> None:
         if start < timedelta(0):
-            raise ValueError(f"VirtualClock: start={start!r} must not be negative")
+            raise DefinitionError(f"VirtualClock: start={start!r} must not be negative")
         self._ms = start // ONE_MS
 
     def now_ms(self) -> int:
@@ -54,7 +55,7 @@ class VirtualClock:
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward by ``delta`` (whole milliseconds)."""
         if delta < timedelta(0):
-            raise ValueError(f"VirtualClock.advance: delta={delta!r} must not be negative")
+            raise DefinitionError(f"VirtualClock.advance: delta={delta!r} must not be negative")
         self._ms += delta // ONE_MS
 
     def set_ms(self, ms: int) -> None:

@@ -29,7 +29,7 @@ from datetime import timedelta
 from google.protobuf.message import DecodeError
 
 from .._address import Address, trusted_address
-from .._errors import InvocationFailed, RequestError
+from .._errors import DefinitionError, InvocationFailed, RequestError
 from .._generated.kafka_egress_pb2 import KafkaProducerRecord
 from .._generated.kinesis_egress_pb2 import KinesisEgressRecord
 from .._generated.request_reply_pb2 import FromFunction, ToFunction
@@ -166,7 +166,9 @@ class Engine:
     def ingest(self, topic: str, key: str | None, value: bytes) -> None:
         """Route a Kafka record through the module's ingress table (protocol.md §3.6)."""
         if self.module is None:
-            raise TypeError("ingest() routes by module.yaml; create the runtime with module=...")
+            raise DefinitionError(
+                "ingest() routes by module.yaml; create the runtime with module=..."
+            )
         routes = self.module.routes(topic)
         where = f"Kafka record on topic {topic!r} with key {key!r}"
         if not routes:
@@ -210,7 +212,7 @@ class Engine:
         without delivering what it causes (that waits for :meth:`run_until_idle`)."""
         self._check_served(target.typename, f"a batch to {target}")
         if target in self.busy:
-            raise RuntimeError(f"{target} has a request in flight; run until idle first")
+            raise NotIdle(f"{target} has a request in flight; run until idle first")
         await self._complete(target, batch)
 
     def next_due_ms(self) -> int | None:

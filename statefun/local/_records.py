@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 
 from .._address import Address
 from .._effects import KafkaRecord, KinesisRecord
+from .._errors import DefinitionError
 from .._generated.kafka_egress_pb2 import KafkaProducerRecord
 from .._generated.kinesis_egress_pb2 import KinesisEgressRecord
 from .._interpreter import KAFKA_TYPENAME, KINESIS_TYPENAME
@@ -35,7 +36,7 @@ T = TypeVar("T")
 
 def _check_typename(what: str, have: str, type_: Type[T]) -> None:
     if have != type_.typename:
-        raise TypeError(f"{what} holds `{have}`, not `{type_.typename}`")
+        raise DefinitionError(f"{what} holds `{have}`, not `{type_.typename}`")
 
 
 @dataclass(frozen=True, slots=True)

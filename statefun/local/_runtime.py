@@ -17,7 +17,7 @@ from typing import Any, TypeVar, overload
 
 from .._address import Address
 from .._effects import KafkaRecord, KinesisRecord
-from .._errors import StateTypeMismatch
+from .._errors import DefinitionError, StateTypeMismatch
 from .._millis import ONE_MS
 from .._registry import Functions
 from .._spec import ValueSpec
@@ -53,7 +53,7 @@ class _Base:
         max_requests: int = DEFAULT_MAX_REQUESTS,
     ) -> None:
         if functions is not None and not isinstance(functions, Functions):
-            raise TypeError(
+            raise DefinitionError(
                 f"{type(self).__name__}: functions must be a statefun.Functions registry,"
                 f" got `{type(functions).__name__}`"
             )
@@ -65,11 +65,11 @@ class _Base:
             elif module is not None:
                 transport = HttpTransport(module)
             else:
-                raise TypeError(
+                raise DefinitionError(
                     f"{type(self).__name__} needs functions, a module or a transport to call"
                 )
         if max_requests < 1:
-            raise ValueError(f"max_requests={max_requests!r} must be at least 1")
+            raise DefinitionError(f"max_requests={max_requests!r} must be at least 1")
         # Which function types exist: the module's endpoints say so, as in the
         # real runtime; without a module, the registry; with only a transport, any.
         if module is not None:
@@ -175,7 +175,7 @@ class _Base:
         if type_ is None:
             return records
         if egress_id is None:
-            raise TypeError("egress(): give the egress id to decode its records with a type")
+            raise DefinitionError("egress(): give the egress id to decode its records with a type")
         values = []
         for record in records:
             decoded = decode_egress(record)
@@ -196,7 +196,7 @@ class _Base:
         >>> printed += len(new)
         """
         if position < 0:
-            raise ValueError(f"egress_since: position={position!r} must not be negative")
+            raise DefinitionError(f"egress_since: position={position!r} must not be negative")
         return self._engine.egress_log[position:]
 
     def kafka_records(self, egress_id: str | None = None) -> list[KafkaRecord]:
@@ -222,18 +222,22 @@ class _Base:
     async def _request(self, target: Address, messages: Iterable[RawMessage]) -> None:
         batch = list(messages)
         if not batch:
-            raise ValueError("request(): give at least one message; the runtime never sends none")
+            raise DefinitionError(
+                "request(): give at least one message; the runtime never sends none"
+            )
         await self._engine.request(target, batch)
 
     def _virtual_clock(self, method: str) -> VirtualClock:
         if not isinstance(self.clock, VirtualClock):
-            raise TypeError(f"{method}() moves a VirtualClock; this runtime runs on {self.clock!r}")
+            raise DefinitionError(
+                f"{method}() moves a VirtualClock; this runtime runs on {self.clock!r}"
+            )
         return self.clock
 
     async def _advance(self, delta: timedelta) -> None:
         clock = self._virtual_clock("advance")
         if delta < timedelta(0):
-            raise ValueError(f"advance: delta={delta!r} must not be negative")
+            raise DefinitionError(f"advance: delta={delta!r} must not be negative")
         end = clock.now_ms() + delta // ONE_MS
         await self._engine.run_until_idle()
         # Stop at every due time in between: what fires may schedule more

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from .._address import Address
+from .._errors import DefinitionError
 from .._handler import Handler
 from .._registry import Functions
 from ._errors import EndpointFailure, RoutingFailure
@@ -165,7 +166,7 @@ class MockTransport:
         if inspect.isawaitable(answer):
             answer = await answer
         if not isinstance(answer, bytes):
-            raise TypeError(
+            raise DefinitionError(
                 f"MockTransport handler returned `{type(answer).__name__}`, expected `bytes`"
             )
         return answer

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from .. import Address, Functions, Message, Type, TypeUnion
+from .. import Address, DefinitionError, Functions, Message, Type, TypeUnion
 from ..local import EgressRecord, LocalRuntime, PendingTimer, RawMessage
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def assert_batch_equivalent(
     """
     targets = {message.target for message in messages}
     if len(targets) > 1:
-        raise ValueError(
+        raise DefinitionError(
             f"assert_batch_equivalent: every message must go to one address, got {len(targets)}:"
             f" {sorted(map(str, targets))}"
         )
@@ -184,7 +184,7 @@ def _encode(
         if message.typename is None and len(types) == 1:
             type_ = types[0]
         elif message.typename is None:
-            raise ValueError(
+            raise DefinitionError(
                 f"{which} has no typename, and accepts has {len(types)} types ({listed});"
                 f" say which, e.g. Message(target, value, typename={types[0].typename!r}):"
                 f" {message!r}"
@@ -192,7 +192,7 @@ def _encode(
         elif message.typename in by_typename:
             type_ = by_typename[message.typename]
         else:
-            raise ValueError(
+            raise DefinitionError(
                 f"{which} has typename `{message.typename}`, which accepts does not have"
                 f" ({listed}): {message!r}"
             )

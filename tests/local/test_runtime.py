@@ -15,6 +15,7 @@ from statefun import (
     STRING,
     Address,
     CancelDelayed,
+    DefinitionError,
     Effect,
     Egress,
     Functions,
@@ -285,7 +286,7 @@ class TestRequest:
         assert CALLERS[-1] == ("x", ANA, 1)
 
     def test_needs_a_message(self) -> None:
-        with pytest.raises(ValueError, match=r"^request\(\): give at least one message"):
+        with pytest.raises(DefinitionError, match=r"^request\(\): give at least one message"):
             LocalRuntime(greeter).request(ANA, [])
 
     def test_an_unknown_function_type(self) -> None:
@@ -294,7 +295,7 @@ class TestRequest:
 
     def test_a_raw_message_decodes(self) -> None:
         assert self.GREETING.decode(GREET) == GreetRequest("Ana")
-        with pytest.raises(TypeError, match="holds `example/GreetRequest`, not `io.statefun"):
+        with pytest.raises(DefinitionError, match="holds `example/GreetRequest`, not `io.statefun"):
             self.GREETING.decode(INT)
 
 
@@ -311,7 +312,7 @@ class TestEgressSince:
         assert runtime.egress_since(6) == []
 
     def test_a_negative_position(self) -> None:
-        with pytest.raises(ValueError, match="position=-1 must not be negative"):
+        with pytest.raises(DefinitionError, match="position=-1 must not be negative"):
             LocalRuntime(egressing).egress_since(-1)
 
 
@@ -394,7 +395,7 @@ class TestDelayedMessages:
 
     def test_advance_needs_a_virtual_clock(self) -> None:
         runtime = LocalRuntime(timers, clock=RealClock())
-        with pytest.raises(TypeError, match="VirtualClock"):
+        with pytest.raises(DefinitionError, match="VirtualClock"):
             runtime.advance(timedelta(seconds=1))
 
     def test_a_virtual_clock_can_start_later(self) -> None:
@@ -456,7 +457,7 @@ class TestEgress:
         runtime.send(Address("test/egress", "x"), STRING, "hi")
         runtime.run_until_idle()
         with pytest.raises(
-            TypeError, match="holds `io.statefun.types/string`, not `io.statefun.types/int`"
+            DefinitionError, match="holds `io.statefun.types/string`, not `io.statefun.types/int`"
         ):
             runtime.egress("test/generic", INT)
 
@@ -526,11 +527,11 @@ class TestFacades:
         assert asyncio.run(main()) == 1
 
     def test_needs_something_to_run(self) -> None:
-        with pytest.raises(TypeError, match="needs functions, a module or a transport"):
+        with pytest.raises(DefinitionError, match="needs functions, a module or a transport"):
             LocalRuntime()
 
     def test_refuses_a_non_registry(self) -> None:
-        with pytest.raises(TypeError, match="must be a statefun.Functions registry"):
+        with pytest.raises(DefinitionError, match="must be a statefun.Functions registry"):
             LocalRuntime(object())  # type: ignore[arg-type]
 
     def test_repr(self) -> None:

@@ -19,6 +19,7 @@ from statefun import (
     LONG,
     STRING,
     Address,
+    DefinitionError,
     Egress,
     Functions,
     Message,
@@ -104,7 +105,7 @@ def test_batch_equivalence_finds_a_batch_sensitive_function() -> None:
 
 
 def test_batch_equivalence_wants_one_target() -> None:
-    with pytest.raises(ValueError, match="every message must go to one address, got 2"):
+    with pytest.raises(DefinitionError, match="every message must go to one address, got 2"):
         assert_batch_equivalent(
             leaky, STRING, [Message(Address("a/b", "1"), "x"), Message(Address("a/b", "2"), "x")]
         )
@@ -174,7 +175,7 @@ class TestMixedBatches:
 
     def test_a_union_needs_each_messages_typename(self) -> None:
         message = Message(T, 5)
-        with pytest.raises(ValueError) as info:
+        with pytest.raises(DefinitionError) as info:
             assert_batch_equivalent(tally, INT | LONG | STRING, [MIXED[0], message])
         assert str(info.value) == (
             "assert_batch_equivalent: message 2 of 2 has no typename, and accepts has 3 types"
@@ -185,7 +186,7 @@ class TestMixedBatches:
 
     def test_a_typename_the_function_does_not_accept(self) -> None:
         message = Message(T, True, typename=BOOL.typename)
-        with pytest.raises(ValueError) as info:
+        with pytest.raises(DefinitionError) as info:
             assert_deterministic(tally, INT | STRING, [message])
         assert str(info.value) == (
             "assert_deterministic: message 1 of 1 has typename `io.statefun.types/bool`, which"
