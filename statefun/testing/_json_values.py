@@ -1,0 +1,312 @@
+"""Values of a ``json_type``, drawn from msgspec's own view of its Python type.
+
+``msgspec.inspect.type_info`` describes the type as msgspec decodes it: fields
+with their defaults, ``msgspec.Meta`` constraints, Struct tags. One strategy is
+built per node, so a value is one msgspec would decode back to itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import timedelta, timezone
+from fractions import Fraction
+from typing import Any
+
+import msgspec.inspect as mi
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+Strategy = st.SearchStrategy[Any]
+
+# The ints msgspec reads and writes natively; wider ones go through Python's
+# int/str conversion, which other JSON readers of the same state may not have.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+# How many times one type may nest within itself (a tree's depth): enough to
+# exercise recursion, few enough that examples stay small.
+_MAX_NESTING = 3
+
+# JSON carries an offset in whole minutes (RFC 3339), so a tz with seconds
+# would come back as another tz.
+_TIMEZONES = st.one_of(
+    st.just(timezone.utc),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m))),
+)
+
+_JSON_KEYS = st.text()
+# What msgspec decodes for `Any`: JSON's own types. NaN and inf are out: JSON
+# has no such numbers (msgspec writes null).
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(_INT_MIN, _INT_MAX)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_KEYS, inner, max_size=4),
+    max_leaves=8,
+)
+
+_Object = mi.StructType | mi.DataclassType | mi.TypedDictType | mi.NamedTupleType
+_EMPTY: dict[type[mi.Type], Callable[[], object]] = {
+    mi.ListType: list,
+    mi.VarTupleType: tuple,
+    mi.SetType: set,
+    mi.FrozenSetType: frozenset,
+}
+
+
+def json_values(python_type: object, typename: str) -> Strategy:
+    """Values of ``python_type`` that msgspec JSON encodes and decodes back unchanged.
+
+    Raises InvalidArgument naming the part of the type no values can be derived for.
+    """
+    return _Walker(typename).strategy(mi.type_info(python_type), _name(python_type))
+
+
+class _Walker:
+    def __init__(self, typename: str) -> None:
+        self._typename = typename
+        self._open: list[object] = []  # classes of the objects being built, outermost first
+
+    def strategy(self, node: mi.Type, where: str, *, key: bool = False) -> Strategy:
+        built = self._build(node, where, key=key)
+        if built is None:  # only the innermost copy of a recursive type has none
+            raise self._cannot(where, node, "which only nests within itself, with no way to end")
+        return built
+
+    def _build(self, node: mi.Type, where: str, *, key: bool = False) -> Strategy | None:
+        """The strategy for ``node``, or None when no value of it fits within
+        :data:`_MAX_NESTING` (a recursive type's innermost copy, say): the parent
+        then leaves the field out, the collection empty, the union member out.
+        """
+        if isinstance(node, mi.Metadata):
+            return self._build(node.type, where, key=key)
+        if isinstance(node, _Object):
+            return self._object(node, where)
+        if isinstance(node, mi.UnionType):
+            members = _key_members(node.types) if key else node.types
+            built = [s for m in members if (s := self._build(m, where, key=key)) is not None]
+            return st.one_of(built) if built else None
+        if isinstance(node, mi.CollectionType):
+            return self._collection(node, where)
+        if isinstance(node, mi.TupleType):
+            items = [self._build(t, f"{where}[{i}]") for i, t in enumerate(node.item_types)]
+            return None if None in items else st.tuples(*items)
+        if isinstance(node, mi.DictType):
+            return self._dict(node, where)
+        if key and isinstance(node, mi.AnyType):
+            return _JSON_KEYS  # an object key is always text in JSON
+        scalar = self._scalar(node, where)
+        if scalar is None:
+            raise self._cannot(where, node, "whose values msgspec does not describe")
+        return scalar
+
+    def _object(self, node: _Object, where: str) -> Strategy | None:
+        if sum(cls == node.cls for cls in self._open) >= _MAX_NESTING:
+            return None
+        init_names = _init_names(node)
+        required: dict[str, Strategy] = {}
+        optional: dict[str, Strategy] = {}
+        self._open.append(node.cls)
+        try:
+            for field in node.fields:
+                name = init_names.get(field.name) if init_names is not None else field.name
+                if name is None:
+                    continue  # init=False: the class sets it, as it does when msgspec decodes
+                strategy = self._build(field.type, f"{_name(node.cls)}.{field.name}")
+                if strategy is None:
+                    if field.required:
+                        return None
+                    continue  # left out: its default ends the recursion
+                # A field with a default is sometimes left out, so the default is what
+                # gets encoded: a default_factory is called, never drawn.
+                (required if field.required else optional)[name] = strategy
+        finally:
+            self._open.pop()
+        fields = st.fixed_dictionaries(required, optional=optional)
+        if isinstance(node, mi.TypedDictType):
+            return fields
+        return fields.map(_Construct(node.cls))
+
+    def _collection(self, node: mi.CollectionType, where: str) -> Strategy | None:
+        low, high = node.min_length or 0, node.max_length
+        items = self._build(node.item_type, f"{where}[item]")
+        if items is None:
+            return st.builds(_EMPTY[type(node)]) if low == 0 else None
+        if isinstance(node, mi.SetType):
+            return st.sets(items, min_size=low, max_size=high)
+        if isinstance(node, mi.FrozenSetType):
+            return st.frozensets(items, min_size=low, max_size=high)
+        lists = st.lists(items, min_size=low, max_size=high)
+        return lists.map(tuple) if isinstance(node, mi.VarTupleType) else lists
+
+    def _dict(self, node: mi.DictType, where: str) -> Strategy | None:
+        low, high = node.min_length or 0, node.max_length
+        keys = self.strategy(node.key_type, f"{where}[key]", key=True)
+        values = self._build(node.value_type, f"{where}[value]")
+        if values is None:
+            return st.builds(dict) if low == 0 else None
+        return st.dictionaries(keys, values, min_size=low, max_size=high)
+
+    def _scalar(self, node: mi.Type, where: str) -> Strategy | None:
+        match node:
+            case mi.AnyType():
+                return _JSON
+            case mi.NoneType():
+                return st.none()
+            case mi.BoolType():
+                return st.booleans()
+            case mi.IntType():
+                return self._ints(node, where)
+            case mi.FloatType():
+                return self._floats(node, where)
+            case mi.StrType():
+                return _strs(node)
+            case mi.BytesType() | mi.ByteArrayType() | mi.MemoryViewType():
+                binary = st.binary(min_size=node.min_length or 0, max_size=node.max_length)
+                if isinstance(node, mi.BytesType):
+                    return binary
+                return binary.map(bytearray if isinstance(node, mi.ByteArrayType) else memoryview)
+            case mi.DateTimeType():
+                return st.datetimes(timezones=_timezones(node.tz))
+            case mi.TimeType():
+                return st.times(timezones=_timezones(node.tz))
+            case mi.DateType():
+                return st.dates()
+            case mi.TimeDeltaType():
+                return st.timedeltas()
+            case mi.UUIDType():
+                return st.uuids()
+            case mi.DecimalType():
+                # NaN is not equal to itself; infinities travel fine, as "Infinity".
+                return st.decimals(allow_nan=False)
+            case mi.EnumType():
+                return st.sampled_from(
+                    list(node.cls)
+                )  # members: Hypothesis would also combine Flags
+            case mi.LiteralType():
+                return st.sampled_from(node.values)
+        return None
+
+    def _ints(self, node: mi.IntType, where: str) -> Strategy:
+        lows = [b for b in (node.ge, None if node.gt is None else node.gt + 1) if b is not None]
+        highs = [b for b in (node.le, None if node.lt is None else node.lt - 1) if b is not None]
+        low, high = max(lows, default=_INT_MIN), min(highs, default=_INT_MAX)
+        step = node.multiple_of or 1
+        first, last = -(-low // step), high // step
+        if first > last:
+            raise self._cannot(where, node, "which no int meets")
+        return st.integers(first, last).map(lambda k: k * step)
+
+    def _floats(self, node: mi.FloatType, where: str) -> Strategy:
+        low = node.ge if node.ge is not None else node.gt
+        high = node.le if node.le is not None else node.lt
+        if node.multiple_of is None:
+            return st.floats(
+                min_value=low,
+                max_value=high,
+                exclude_min=node.gt is not None,
+                exclude_max=node.lt is not None,
+                allow_nan=False,
+                allow_infinity=False,
+            )
+        step = node.multiple_of
+        # msgspec checks fmod(x, step) == 0, which holds for k * step only when that
+        # product is exact: when k times step's odd mantissa fits in 53 bits.
+        exact = (2**53 - 1) // step.as_integer_ratio()[0]
+        first, last = -exact, exact
+        if low is not None:
+            k = Fraction(low) / Fraction(step)
+            first = max(first, math.floor(k) + 1 if node.gt is not None else math.ceil(k))
+        if high is not None:
+            k = Fraction(high) / Fraction(step)
+            last = min(last, math.ceil(k) - 1 if node.lt is not None else math.floor(k))
+        if first > last:
+            raise self._cannot(
+                where,
+                node,
+                "which no float meets exactly (msgspec checks fmod(x, multiple_of) == 0)",
+            )
+        # float() on both: an int step would make ints, which re-encode as "2" not "2.0".
+        return st.integers(first, last).map(lambda k: float(k) * float(step))
+
+    def _cannot(self, where: str, node: mi.Type, why: str) -> InvalidArgument:
+        return InvalidArgument(
+            f"Cannot derive values of `{self._typename}`: {where} is {_describe(node)}, {why};"
+            " pass a strategy instead, e.g. assert_roundtrip(type_, st.builds(...))"
+        )
+
+
+class _Construct:
+    """Calls a class with keyword arguments; a named callable, so examples
+    and errors show which class."""
+
+    def __init__(self, cls: Callable[..., object]) -> None:
+        self.cls = cls
+
+    def __call__(self, kwargs: dict[str, Any]) -> object:
+        return self.cls(**kwargs)
+
+    def __repr__(self) -> str:
+        return _name(self.cls)
+
+
+def _strs(node: mi.StrType) -> Strategy:
+    low, high = node.min_length or 0, node.max_length
+    if node.pattern is None:
+        return st.text(min_size=low, max_size=high)
+    pattern = re.compile(node.pattern)
+    # msgspec searches (the pattern is unanchored): an exact match is valid too, and
+    # short, so it fits length limits that text around a match would break.
+    matches = st.from_regex(pattern, fullmatch=True) | st.from_regex(pattern)
+    longest = high if high is not None else math.inf
+    return matches.filter(lambda s: low <= len(s) <= longest and pattern.search(s) is not None)
+
+
+def _timezones(tz: bool | None) -> st.SearchStrategy[timezone | None]:
+    if tz is None:
+        return st.none() | _TIMEZONES
+    return _TIMEZONES if tz else st.none()
+
+
+def _is_number(node: mi.Type) -> bool:
+    if isinstance(node, mi.Metadata):
+        return _is_number(node.type)
+    if isinstance(node, mi.IntType | mi.FloatType):
+        return True
+    if isinstance(node, mi.EnumType):
+        return all(isinstance(m.value, int) for m in node.cls)
+    if isinstance(node, mi.LiteralType):
+        return all(isinstance(v, int) for v in node.values)
+    return False
+
+
+def _key_members(types: Sequence[mi.Type]) -> Sequence[mi.Type]:
+    # msgspec reads an object key as the union's text-like member first, so a number
+    # key (written "1") could come back as the text "1": only text-like keys are drawn.
+    texts = [t for t in types if not _is_number(t)]
+    return texts or types
+
+
+def _init_names(node: _Object) -> dict[str, str] | None:
+    """For a dataclass or attrs class: field name -> its ``__init__`` argument, for
+    the fields ``__init__`` takes. None for the others, which take every field by name.
+    """
+    if not isinstance(node, mi.DataclassType):
+        return None
+    if dataclasses.is_dataclass(node.cls):
+        return {f.name: f.name for f in dataclasses.fields(node.cls) if f.init}
+    attributes = getattr(node.cls, "__attrs_attrs__", ())
+    return {a.name: getattr(a, "alias", a.name.lstrip("_")) for a in attributes if a.init}
+
+
+def _describe(node: mi.Type) -> str:
+    cls = getattr(node, "cls", None)
+    return f"`{_name(cls)}` ({type(node).__name__})" if cls is not None else repr(node)
+
+
+def _name(python_type: object) -> str:
+    return python_type.__qualname__ if isinstance(python_type, type) else repr(python_type)
