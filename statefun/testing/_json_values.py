@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta, timezone
 from fractions import Fraction
@@ -24,6 +25,7 @@ Strategy = st.SearchStrategy[Any]
 # The ints msgspec reads and writes natively; wider ones go through Python's
 # int/str conversion, which other JSON readers of the same state may not have.
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_FLOAT_MAX = Fraction(sys.float_info.max)
 
 # How many times one type may nest within itself (a tree's depth): enough to
 # exercise recursion, few enough that examples stay small.
@@ -70,10 +72,12 @@ class _Walker:
     def __init__(self, typename: str) -> None:
         self._typename = typename
         self._open: list[object] = []  # classes of the objects being built, outermost first
+        self._stuck: tuple[str, mi.Type] | None = None  # the innermost field that could not end
 
     def strategy(self, node: mi.Type, where: str, *, key: bool = False) -> Strategy:
         built = self._build(node, where, key=key)
-        if built is None:  # only the innermost copy of a recursive type has none
+        if built is None:
+            where, node = self._stuck or (where, node)
             raise self._cannot(where, node, "which only nests within itself, with no way to end")
         return built
 
@@ -82,10 +86,21 @@ class _Walker:
         :data:`_MAX_NESTING` (a recursive type's innermost copy, say): the parent
         then leaves the field out, the collection empty, the union member out.
         """
+        built = self._node(node, where, key=key)
+        try:
+            # Now, not at the first draw, so the error can say which field it is.
+            # Children were built, and checked, first: the innermost culprit is named.
+            if built is not None:
+                built.validate()
+        except InvalidArgument as exc:
+            raise self._cannot(where, node, f"which Hypothesis cannot draw ({exc})") from None
+        return built
+
+    def _node(self, node: mi.Type, where: str, *, key: bool) -> Strategy | None:
         if isinstance(node, mi.Metadata):
             return self._build(node.type, where, key=key)
         if isinstance(node, _Object):
-            return self._object(node, where)
+            return self._object(node)
         if isinstance(node, mi.UnionType):
             members = _key_members(node.types) if key else node.types
             built = [s for m in members if (s := self._build(m, where, key=key)) is not None]
@@ -94,7 +109,8 @@ class _Walker:
             return self._collection(node, where)
         if isinstance(node, mi.TupleType):
             items = [self._build(t, f"{where}[{i}]") for i, t in enumerate(node.item_types)]
-            return None if None in items else st.tuples(*items)
+            present = [i for i in items if i is not None]
+            return st.tuples(*present) if len(present) == len(items) else None
         if isinstance(node, mi.DictType):
             return self._dict(node, where)
         if key and isinstance(node, mi.AnyType):
@@ -104,7 +120,7 @@ class _Walker:
             raise self._cannot(where, node, "whose values msgspec does not describe")
         return scalar
 
-    def _object(self, node: _Object, where: str) -> Strategy | None:
+    def _object(self, node: _Object) -> Strategy | None:
         if sum(cls == node.cls for cls in self._open) >= _MAX_NESTING:
             return None
         init_names = _init_names(node)
@@ -116,9 +132,11 @@ class _Walker:
                 name = init_names.get(field.name) if init_names is not None else field.name
                 if name is None:
                     continue  # init=False: the class sets it, as it does when msgspec decodes
-                strategy = self._build(field.type, f"{_name(node.cls)}.{field.name}")
+                field_where = f"{_name(node.cls)}.{field.name}"
+                strategy = self._build(field.type, field_where)
                 if strategy is None:
                     if field.required:
+                        self._stuck = self._stuck or (field_where, field.type)
                         return None
                     continue  # left out: its default ends the recursion
                 # A field with a default is sometimes left out, so the default is what
@@ -213,25 +231,17 @@ class _Walker:
                 allow_nan=False,
                 allow_infinity=False,
             )
-        step = node.multiple_of
-        # msgspec checks fmod(x, step) == 0, which holds for k * step only when that
-        # product is exact: when k times step's odd mantissa fits in 53 bits.
-        exact = (2**53 - 1) // step.as_integer_ratio()[0]
-        first, last = -exact, exact
-        if low is not None:
-            k = Fraction(low) / Fraction(step)
-            first = max(first, math.floor(k) + 1 if node.gt is not None else math.ceil(k))
-        if high is not None:
-            k = Fraction(high) / Fraction(step)
-            last = min(last, math.ceil(k) - 1 if node.lt is not None else math.floor(k))
-        if first > last:
+        scales = _scales(node.multiple_of, low, high, node.gt is not None, node.lt is not None)
+        if not scales:
             raise self._cannot(
-                where,
-                node,
-                "which no float meets exactly (msgspec checks fmod(x, multiple_of) == 0)",
+                where, node, "which no float meets (msgspec checks fmod(x, multiple_of) == 0)"
             )
-        # float() on both: an int step would make ints, which re-encode as "2" not "2.0".
-        return st.integers(first, last).map(lambda k: float(k) * float(step))
+        step = Fraction(node.multiple_of)
+        return st.sampled_from(scales).flatmap(
+            lambda scale: st.integers(scale[1], scale[2]).map(
+                lambda k: float(k * step * 2 ** scale[0])  # exact: see _scales
+            )
+        )
 
     def _cannot(self, where: str, node: mi.Type, why: str) -> InvalidArgument:
         return InvalidArgument(
@@ -264,6 +274,36 @@ def _strs(node: mi.StrType) -> Strategy:
     matches = st.from_regex(pattern, fullmatch=True) | st.from_regex(pattern)
     longest = high if high is not None else math.inf
     return matches.filter(lambda s: low <= len(s) <= longest and pattern.search(s) is not None)
+
+
+def _scales(
+    step: float, low: float | None, high: float | None, above: bool, below: bool
+) -> list[tuple[int, int, int]]:
+    """(j, first, last): the floats k * step * 2**j for k from first to last lie
+    within the bounds (``above``/``below``: strictly) and are all exact.
+
+    msgspec checks fmod(x, step) == 0, true only when x is an exact multiple of
+    step. With step = p / 2**e (p odd), those are k * p * 2**(j - e) with
+    |k| * p < 2**53: the product then fits a float's mantissa.
+    """
+    exact = (2**53 - 1) // step.as_integer_ratio()[0]
+    scales = []
+    j = 0
+    while (unit := Fraction(step) * 2**j) <= _FLOAT_MAX:
+        most = min(exact, math.floor(_FLOAT_MAX / unit))
+        first, last = -most, most
+        if low is not None:
+            q = Fraction(low) / unit
+            first = max(first, math.floor(q) + 1 if above else math.ceil(q))
+        if high is not None:
+            q = Fraction(high) / unit
+            last = min(last, math.ceil(q) - 1 if below else math.floor(q))
+        if first <= last:
+            scales.append((j, first, last))
+        if -exact < first and last < exact:
+            break  # the bounds, not exactness, limit k: larger j only repeat values
+        j += 1
+    return scales
 
 
 def _timezones(tz: bool | None) -> st.SearchStrategy[timezone | None]:
@@ -304,8 +344,23 @@ def _init_names(node: _Object) -> dict[str, str] | None:
 
 
 def _describe(node: mi.Type) -> str:
+    """``Cart`` (StructType), or IntType(ge=5, le=1): what the node itself adds,
+    without the (possibly long) types inside it."""
     cls = getattr(node, "cls", None)
-    return f"`{_name(cls)}` ({type(node).__name__})" if cls is not None else repr(node)
+    if cls is not None:
+        return f"`{_name(cls)}` ({type(node).__name__})"
+    own = [
+        f"{name}={value!r}"
+        for name in node.__struct_fields__
+        if (value := getattr(node, name)) is not None and not _holds_types(value)
+    ]
+    return f"{type(node).__name__}({', '.join(own)})"
+
+
+def _holds_types(value: object) -> bool:
+    if isinstance(value, tuple):
+        return bool(value) and all(isinstance(v, mi.Type) for v in value)
+    return isinstance(value, mi.Type)
 
 
 def _name(python_type: object) -> str:
