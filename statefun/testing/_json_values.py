@@ -12,10 +12,13 @@ import math
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
 
+import msgspec
 import msgspec.inspect as mi
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -38,6 +41,7 @@ _TIMEZONES = st.one_of(
     st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m))),
 )
 
+_ENCODER = msgspec.json.Encoder()
 _JSON_KEYS = st.text()
 # What msgspec decodes for `Any`: JSON's own types. NaN and inf are out: JSON
 # has no such numbers (msgspec writes null).
@@ -164,6 +168,8 @@ class _Walker:
     def _dict(self, node: mi.DictType, where: str) -> Strategy | None:
         low, high = node.min_length or 0, node.max_length
         keys = self.strategy(node.key_type, f"{where}[key]", key=True)
+        if isinstance(_unwrap(node.key_type), mi.UnionType | mi.LiteralType):
+            keys = keys.filter(_KeyComesBack(node.key_type))
         values = self._build(node.value_type, f"{where}[value]")
         if values is None:
             return st.builds(dict) if low == 0 else None
@@ -313,8 +319,7 @@ def _timezones(tz: bool | None) -> st.SearchStrategy[timezone | None]:
 
 
 def _is_number(node: mi.Type) -> bool:
-    if isinstance(node, mi.Metadata):
-        return _is_number(node.type)
+    node = _unwrap(node)
     if isinstance(node, mi.IntType | mi.FloatType):
         return True
     if isinstance(node, mi.EnumType):
@@ -325,10 +330,65 @@ def _is_number(node: mi.Type) -> bool:
 
 
 def _key_members(types: Sequence[mi.Type]) -> Sequence[mi.Type]:
-    # msgspec reads an object key as the union's text-like member first, so a number
-    # key (written "1") could come back as the text "1": only text-like keys are drawn.
-    texts = [t for t in types if not _is_number(t)]
-    return texts or types
+    # A union with str reads every object key as str, so a number key (written "1")
+    # would come back as text: only the other members are drawn.
+    if any(isinstance(_unwrap(t), mi.StrType) for t in types):
+        return [t for t in types if not _is_number(t)]
+    return types
+
+
+class _KeyComesBack:
+    """Whether an object key decodes to itself. Without str in the union, msgspec
+    reads a key that looks like a number as the number member: an enum valued "1",
+    or bytes written "1234", would come back as an int."""
+
+    def __init__(self, node: mi.Type) -> None:
+        self._decoder = msgspec.json.Decoder(dict[_python_type(node), None])  # type: ignore[misc]
+
+    def __call__(self, key: object) -> bool:
+        data = _ENCODER.encode({key: None})
+        try:
+            back = self._decoder.decode(data)
+        except msgspec.ValidationError:
+            return False
+        return back == {key: None} and _ENCODER.encode(back) == data
+
+
+# The Python types of scalar nodes; each field of such a node is a msgspec.Meta argument.
+_SCALARS: dict[type[mi.Type], object] = {
+    mi.AnyType: Any,
+    mi.NoneType: None,
+    mi.BoolType: bool,
+    mi.IntType: int,
+    mi.FloatType: float,
+    mi.StrType: str,
+    mi.BytesType: bytes,
+    mi.ByteArrayType: bytearray,
+    mi.DateTimeType: datetime,
+    mi.TimeType: time,
+    mi.DateType: date,
+    mi.TimeDeltaType: timedelta,
+    mi.UUIDType: UUID,
+    mi.DecimalType: Decimal,
+}
+
+
+def _python_type(node: mi.Type) -> Any:
+    """The Python type of a key node (keys are scalars, enums, Literals or their unions)."""
+    node = _unwrap(node)
+    if isinstance(node, mi.UnionType):
+        return Union[tuple(_python_type(t) for t in node.types)]  # noqa: UP007
+    if isinstance(node, mi.LiteralType):
+        return Literal[node.values]
+    if isinstance(node, mi.EnumType):
+        return node.cls
+    meta = {f: v for f in node.__struct_fields__ if (v := getattr(node, f)) is not None}
+    base = _SCALARS[type(node)]
+    return Annotated[base, msgspec.Meta(**meta)] if meta else base
+
+
+def _unwrap(node: mi.Type) -> mi.Type:
+    return _unwrap(node.type) if isinstance(node, mi.Metadata) else node
 
 
 def _init_names(node: _Object) -> dict[str, str] | None:

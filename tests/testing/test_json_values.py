@@ -364,6 +364,23 @@ def test_scalars_are_naive_and_aware() -> None:
     assert {v.at.tzinfo is None for v in values} == {True, False}
 
 
+class Code(enum.Enum):
+    ONE = "1"  # written "1", like the int 1
+    X = "x"
+
+
+def test_union_keys_are_those_that_come_back() -> None:
+    mixed = json_type("shop/Mixed", dict[int | Code, int])
+    assert_roundtrip(mixed)
+    keys = {k for d in draws(mixed) for k in d}
+    assert {type(k) for k in keys} == {int, Code}
+    assert Code.ONE not in keys  # msgspec would read it back as the int 1
+    # with str in the union, every key is read as str: ints would come back as text
+    texts = json_type("shop/Texts", dict[int | str, int])
+    assert_roundtrip(texts)
+    assert {type(k) for d in draws(texts) for k in d} == {str}
+
+
 class Blob:
     """A class msgspec does not know: JSON types take it only with hooks."""
 
