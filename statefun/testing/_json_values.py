@@ -208,9 +208,8 @@ class _Walker:
                 # NaN is not equal to itself; infinities travel fine, as "Infinity".
                 return st.decimals(allow_nan=False)
             case mi.EnumType():
-                return st.sampled_from(
-                    list(node.cls)
-                )  # members: Hypothesis would also combine Flags
+                # The members only: given the class, Hypothesis would also combine Flags.
+                return st.sampled_from(list(node.cls))
             case mi.LiteralType():
                 return st.sampled_from(node.values)
         return None
@@ -383,7 +382,7 @@ def _python_type(node: mi.Type) -> Any:
     if isinstance(node, mi.EnumType):
         return node.cls
     meta = {f: v for f in node.__struct_fields__ if (v := getattr(node, f)) is not None}
-    base = _SCALARS[type(node)]
+    base = _SCALARS.get(type(node), Any)
     return Annotated[base, msgspec.Meta(**meta)] if meta else base
 
 
