@@ -6,6 +6,8 @@ import pytest
 
 from statefun import (
     DefinitionError,
+    EventLoopRequired,
+    InvalidResult,
     InvalidTypeName,
     InvocationFailed,
     MalformedRequest,
@@ -31,6 +33,8 @@ TREE: list[tuple[type[Exception], tuple[type[Exception], ...]]] = [
     (MalformedRequest, (RequestError, ValueError)),
     (UnknownFunction, (RequestError, LookupError)),
     (InvocationFailed, (StatefunError,)),
+    (InvalidResult, (StatefunError,)),
+    (EventLoopRequired, (StatefunError, RuntimeError)),
 ]
 
 

@@ -18,14 +18,15 @@ from typing import Any, TypeVar, overload
 from .._address import Address
 from .._effects import KafkaRecord, KinesisRecord
 from .._errors import StateTypeMismatch
+from .._millis import ONE_MS
 from .._registry import Functions
 from .._spec import ValueSpec
 from .._type import Type
 from ._clock import Clock, VirtualClock
-from ._engine import Engine, Invocation
+from ._engine import Engine
 from ._errors import NotIdle
 from ._module import Module
-from ._records import EgressRecord, IngressRecord, PendingTimer, decode_egress
+from ._records import EgressRecord, IngressRecord, PendingTimer, RawMessage, decode_egress
 from ._transport import HttpTransport, InProcess, Transport
 
 __all__ = ("AsyncLocalRuntime", "LocalRuntime", "run_module")
@@ -33,7 +34,6 @@ __all__ = ("AsyncLocalRuntime", "LocalRuntime", "run_module")
 T = TypeVar("T")
 R = TypeVar("R")
 
-_ONE_MS = timedelta(milliseconds=1)
 DEFAULT_MAX_REQUESTS = 10_000
 
 
@@ -106,7 +106,7 @@ class _Base:
     ) -> None:
         """Queue a message given as its typename and bytes, exactly as they travel."""
         self._engine.deliver(
-            target, [Invocation(typename, bytes(data), caller)], f"a message to {target}"
+            target, [RawMessage(typename, bytes(data), caller)], f"a message to {target}"
         )
 
     def send_batch(
@@ -117,7 +117,7 @@ class _Base:
         The runtime batches messages that arrive while a request to the same
         address is in flight; this makes that happen on purpose.
         """
-        batch = [Invocation(type_.typename, type_.encode(v), caller) for v in values]
+        batch = [RawMessage(type_.typename, type_.encode(v), caller) for v in values]
         if batch:
             self._engine.deliver(target, batch, f"a batch to {target}")
 
@@ -185,6 +185,20 @@ class _Base:
                 values.append(record.decode(type_))
         return values
 
+    def egress_since(self, position: int) -> list[EgressRecord]:
+        """The records sent to any egress after the first ``position``, oldest first.
+
+        Reads a growing log piece by piece, copying only what is new: keep a
+        position, add the length of each answer to it. ``statefun run`` prints
+        every record once this way.
+
+        >>> new = runtime.egress_since(printed)
+        >>> printed += len(new)
+        """
+        if position < 0:
+            raise ValueError(f"egress_since: position={position!r} must not be negative")
+        return self._engine.egress_log[position:]
+
     def kafka_records(self, egress_id: str | None = None) -> list[KafkaRecord]:
         """The Kafka egress records (of ``egress_id``, or all), as :class:`statefun.KafkaRecord`.
 
@@ -205,7 +219,10 @@ class _Base:
 
     # -- running, shared by both facades ------------------------------------------
 
-    async def _request(self, target: Address, batch: list[Invocation]) -> None:
+    async def _request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        batch = list(messages)
+        if not batch:
+            raise ValueError("request(): give at least one message; the runtime never sends none")
         await self._engine.request(target, batch)
 
     def _virtual_clock(self, method: str) -> VirtualClock:
@@ -217,7 +234,7 @@ class _Base:
         clock = self._virtual_clock("advance")
         if delta < timedelta(0):
             raise ValueError(f"advance: delta={delta!r} must not be negative")
-        end = clock.now_ms() + delta // _ONE_MS
+        end = clock.now_ms() + delta // ONE_MS
         await self._engine.run_until_idle()
         # Stop at every due time in between: what fires may schedule more
         # messages that fall due before `end`.
@@ -236,7 +253,7 @@ class _Base:
 
     async def _advance_until_idle(self, limit: timedelta) -> None:
         clock = self._virtual_clock("advance_until_idle")
-        end = clock.now_ms() + limit // _ONE_MS
+        end = clock.now_ms() + limit // ONE_MS
         await self._engine.run_until_idle()
         for _ in range(self._engine.max_requests):
             due = self._engine.next_due_ms()
@@ -322,6 +339,25 @@ class LocalRuntime(_Base):
         """
         self._run(self._advance(delta))
 
+    def request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        """Send ``messages`` to ``target`` as one request now, and apply its response.
+
+        The response is applied as the runtime applies it (state written, egress
+        recorded, timers scheduled), but the messages it sends are only queued:
+        they are delivered by the next :meth:`run_until_idle`. Requests made one
+        after another therefore all see the rest of the world as it was, which
+        is how :func:`statefun.testing.properties.assert_batch_equivalent`
+        compares N requests of one message with one request of N.
+
+        >>> runtime.request(ANA, [RawMessage(GREET.typename, GREET.encode(GreetRequest("Ana")))])
+        >>> runtime.state(ANA, VISITS)
+        1
+
+        Raises :class:`RoutingFailure` for a function type nobody serves, and
+        ``RuntimeError`` if ``target`` still has a request in flight (a run that failed).
+        """
+        self._run(self._request(target, messages))
+
     def advance_until_idle(self, *, limit: timedelta = timedelta(days=366)) -> None:
         """Move the virtual clock from timer to timer until none is pending.
 
@@ -393,6 +429,10 @@ class AsyncLocalRuntime(_Base):
         """See :meth:`LocalRuntime.advance`."""
         await self._advance(delta)
 
+    async def request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        """See :meth:`LocalRuntime.request`."""
+        await self._request(target, messages)
+
     async def advance_until_idle(self, *, limit: timedelta = timedelta(days=366)) -> None:
         """See :meth:`LocalRuntime.advance_until_idle`."""
         await self._advance_until_idle(limit)
@@ -430,9 +470,13 @@ def run_module(
 ) -> list[KafkaRecord | KinesisRecord | EgressRecord]:
     """Feed Kafka ``records`` through a module and return every egress record.
 
-    Timers run on a virtual clock until none is left. Kafka and Kinesis records
-    come back as :class:`statefun.KafkaRecord` / :class:`statefun.KinesisRecord`;
-    this is the local half of a differential test against Apache Flink StateFun.
+    Each record is delivered and run until idle before the next one (timers not
+    yet due stay pending), as ``statefun run`` does with its input lines; then
+    the virtual clock runs from timer to timer until none is left. So the same
+    records give the same egress, in the same order, as ``statefun run
+    --virtual-clock``. Kafka and Kinesis records come back as
+    :class:`statefun.KafkaRecord` / :class:`statefun.KinesisRecord`; this is the
+    local half of a differential test against Apache Flink StateFun.
 
     >>> run_module("examples/greeter/module.yaml",
     ...            [IngressRecord("names", "Ana", b'{"name": "Ana"}')],
@@ -442,5 +486,6 @@ def run_module(
     with LocalRuntime(functions, module=module, transport=transport) as runtime:
         for record in records:
             runtime.ingest(record.topic, record.key, record.value)
+            runtime.run_until_idle()
         runtime.advance_until_idle()
         return [decode_egress(record) for record in runtime.egress()]

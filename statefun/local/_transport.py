@@ -98,9 +98,7 @@ class HttpTransport:
         if isinstance(self.url, Module):
             endpoint = self.url.endpoint(target.typename)
             if endpoint is None:
-                raise RoutingFailure(
-                    f"Cannot find a provider for type {target.typename}", f"{target}"
-                )
+                raise RoutingFailure.no_provider(target.typename, f"{target}")
             return endpoint.url(target.typename)
         return self.url.replace("{function.name}", target.name)
 
