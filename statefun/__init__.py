@@ -18,6 +18,7 @@ Serve with ``statefun serve module:functions``; test by calling the function.
 from types import FunctionType as _FunctionType
 
 from ._address import Address
+from ._dead_letter import DEAD_LETTER, DeadLetter, DeadLetters
 from ._effects import (
     CancelDelayed,
     Effect,
@@ -34,7 +35,9 @@ from ._errors import (
     InvalidResult,
     InvalidTypeName,
     InvocationFailed,
+    InvocationTimeout,
     MalformedRequest,
+    Permanent,
     RequestError,
     SerdeError,
     StateError,
@@ -44,7 +47,7 @@ from ._errors import (
     UnknownFunction,
     UnknownMessageType,
 )
-from ._handler import Handler
+from ._handler import Answer, Handler
 from ._message import Message
 from ._registry import Function, Functions
 from ._spec import ValueSpec
@@ -54,13 +57,17 @@ from .serdes import BOOL, DOUBLE, FLOAT, INT, LONG, STRING, custom_type, json_ty
 
 __all__ = (
     "BOOL",
+    "DEAD_LETTER",
     "DOUBLE",
     "FLOAT",
     "INT",
     "LONG",
     "STRING",
     "Address",
+    "Answer",
     "CancelDelayed",
+    "DeadLetter",
+    "DeadLetters",
     "DefinitionError",
     "Effect",
     "Egress",
@@ -71,10 +78,12 @@ __all__ = (
     "InvalidResult",
     "InvalidTypeName",
     "InvocationFailed",
+    "InvocationTimeout",
     "KafkaRecord",
     "KinesisRecord",
     "MalformedRequest",
     "Message",
+    "Permanent",
     "RequestError",
     "Result",
     "Send",

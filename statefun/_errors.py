@@ -13,6 +13,8 @@
      ├── RequestError                       the request itself is wrong (the HTTP layer maps these)
      │    ├── MalformedRequest (ValueError) not a valid ToFunction: 400
      │    └── UnknownFunction (LookupError) no function of that type is registered: 404
+     ├── Permanent                          raised by a function: this message can never succeed
+     ├── InvocationTimeout (TimeoutError)   an async function took longer than invocation_timeout
      ├── InvocationFailed                   a function raised; the cause is its own exception
      ├── InvalidResult                      a batch's results cannot become a response
      └── EventLoopRequired (RuntimeError)   handle_sync met a function that awaits real I/O
@@ -31,6 +33,8 @@ from ._text import one_line
 
 __all__ = (
     "DefinitionError",
+    "InvocationTimeout",
+    "Permanent",
     "EventLoopRequired",
     "InvalidResult",
     "InvalidTypeName",
@@ -171,6 +175,16 @@ class UnknownFunction(RequestError, LookupError):
         return str(self.args[0])
 
 
+class Permanent(StatefunError):
+    """Raise it (or a subclass) from a function to say this message can never succeed.
+
+    Under a :class:`statefun.DeadLetters` policy the message is set aside and the
+    batch carries on; under the default policy it fails the batch like any error.
+
+    >>> raise Permanent(f"unknown sku {sku!r}")  # doctest: +SKIP
+    """
+
+
 class InvocationFailed(StatefunError):
     """Raised when a function raised while handling a batch; nothing of the batch is emitted.
 
@@ -228,3 +242,15 @@ class InvalidResult(StatefunError):
 class EventLoopRequired(StatefunError, RuntimeError):
     """Raised by ``Handler.handle_sync`` when a function awaits something that needs a
     running event loop (network, timers): use ``await handler.handle(body)`` there."""
+
+
+class InvocationTimeout(StatefunError, TimeoutError):
+    """The cause of an :class:`InvocationFailed` when an ``async`` function took longer than
+    the handler's ``invocation_timeout``: the request is answered 500 and the runtime retries."""
+
+    def __init__(self, function: str, limit: float) -> None:
+        self.function = function
+        self.limit = limit
+        super().__init__(
+            f"function `{function}` did not finish within {limit:g} s (invocation_timeout)"
+        )

@@ -3,24 +3,33 @@
 bytes -> ToFunction -> (state, messages) -> the function, message by message ->
 final state and effects -> the interpreter -> bytes. No I/O and no web
 framework: the aiohttp adapter and the local runtime both sit on top of this.
+:meth:`Handler.answer` also says what happened (the function, the batch, the
+dead letters), for the shell to log and count.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
-from collections.abc import Awaitable, Coroutine, Generator
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
 
+import msgspec
 from google.protobuf.message import DecodeError
 
 from ._address import Address, trusted_address
+from ._dead_letter import DeadLetter, DeadLetters, error_name
 from ._effects import Effect, Result
 from ._errors import (
     DefinitionError,
     EventLoopRequired,
     InvalidResult,
     InvocationFailed,
+    InvocationTimeout,
     MalformedRequest,
+    SerdeError,
     StateTypeMismatch,
     UnknownFunction,
     UnknownMessageType,
@@ -33,7 +42,11 @@ from ._spec import ValueSpec
 from ._state import Origin, State, from_runtime
 from ._type import Type
 
-__all__ = ("Handler",)
+__all__ = ("DEFAULT_INVOCATION_TIMEOUT", "Answer", "Handler")
+
+DEFAULT_INVOCATION_TIMEOUT = timedelta(seconds=30)
+"""How long one ``async`` invocation may take: well inside the runtime's call budget
+(1 min on the OkHttp transport, 2 min on the async one), so its retry can still succeed."""
 
 # A long batch gives the event loop a turn, so that a huge batch cannot hold up
 # small requests to the same server: after every YIELD_EVERY messages for
@@ -43,6 +56,32 @@ __all__ = ("Handler",)
 YIELD_EVERY = 128
 _YIELD_AFTER_SECONDS = 0.002
 _CLOCK_CHECK_EVERY = 16
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Answer(msgspec.Struct, frozen=True, gc=False):
+    """One request answered: the response body, and what the shell may log or count.
+
+    >>> answer = await handler.answer(body)  # doctest: +SKIP
+    >>> answer.outcome, answer.function, answer.batch_size  # doctest: +SKIP
+    ('ok', 'example/person', 1)
+    """
+
+    body: bytes
+    """The ``FromFunction`` bytes to send back."""
+    function: str
+    """The function type the request was for."""
+    id: str
+    """The instance id."""
+    batch_size: int
+    """How many messages the request carried."""
+    outcome: Literal["ok", "incomplete"]
+    """``"incomplete"`` when the runtime was asked to register state first."""
+    dead_letters: tuple[DeadLetter, ...] = ()
+    """The messages set aside under the function's :class:`DeadLetters` policy."""
 
 
 class _Yield:
@@ -60,7 +99,7 @@ _YIELD = _Yield()
 class _Plan:
     """What answering one function's requests needs, worked out once when serving starts."""
 
-    __slots__ = ("typename", "fn", "types", "specs", "incomplete_cache")
+    __slots__ = ("typename", "fn", "types", "specs", "dead_letters", "incomplete_cache")
 
     def __init__(self, function: Function) -> None:
         self.typename = function.typename
@@ -68,6 +107,7 @@ class _Plan:
         # typename -> Type, to decode every incoming message
         self.types: dict[str, Type[Any]] = {t.typename: t for t in function.accepts}
         self.specs: dict[str, ValueSpec[Any]] = {spec.name: spec for spec in function.specs}
+        self.dead_letters: DeadLetters | None = function.on_error
         # missing spec names -> the serialized IncompleteInvocationContext
         self.incomplete_cache: dict[tuple[str, ...], bytes] = {}
 
@@ -76,52 +116,93 @@ class Handler:
     """Serves a :class:`Functions` registry: one request body in, one response body out.
 
     >>> handler = Handler(functions)
-    >>> response = await handler.handle(request_body)   # in an event loop
-    >>> response = handler.handle_sync(request_body)     # when every function is sync
+    >>> response = await handler.handle(request_body)   # in an event loop  # doctest: +SKIP
+    >>> response = handler.handle_sync(request_body)     # when every function is sync  # doctest: +SKIP
 
     Errors: :class:`MalformedRequest` and :class:`UnknownFunction` for requests
     that cannot be served, :class:`InvocationFailed` (caused by the function's
     own exception) when a function raises; nothing of that batch is emitted.
     Creating a Handler freezes the registry.
+
+    Parameters
+    ----------
+    functions
+        The registry to serve.
+    invocation_timeout
+        How long an ``async`` function may take for one message before the
+        request fails (a 500, which the runtime retries); ``None`` for no limit.
+        A plain function cannot be interrupted, so it has no limit.
+    clock
+        What time it is, for the dead letters' ``time`` (UTC by default).
     """
 
-    __slots__ = ("functions", "_plans")
+    __slots__ = ("functions", "_plans", "_timeout", "_clock")
 
-    def __init__(self, functions: Functions) -> None:
+    def __init__(
+        self,
+        functions: Functions,
+        *,
+        invocation_timeout: timedelta | None = DEFAULT_INVOCATION_TIMEOUT,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         if not isinstance(functions, Functions):
             raise DefinitionError(
                 f"Handler serves a Functions registry, got `{type(functions).__name__}`"
             )
+        if invocation_timeout is not None and (
+            not isinstance(invocation_timeout, timedelta) or invocation_timeout <= timedelta(0)
+        ):
+            raise DefinitionError(
+                f"invocation_timeout={invocation_timeout!r} must be a positive timedelta or None"
+            )
         functions.freeze()
         self.functions = functions
         self._plans = {function.typename: _Plan(function) for function in functions}
+        self._timeout = None if invocation_timeout is None else invocation_timeout.total_seconds()
+        self._clock = clock
+
+    async def answer(self, body: bytes) -> Answer:
+        """Answer one ``ToFunction`` request body, saying what happened."""
+        return await self._answer(body, self._timeout)
 
     async def handle(self, body: bytes) -> bytes:
         """Answer one ``ToFunction`` request body with a ``FromFunction`` body."""
+        return (await self._answer(body, self._timeout)).body
+
+    def handle_sync(self, body: bytes) -> bytes:
+        """Like :meth:`handle`, without an event loop; usable inside a running loop too.
+
+        Async functions work as long as they await nothing that needs a real
+        event loop (network, timers); otherwise this raises :class:`EventLoopRequired`.
+        Without a loop there is no clock to time them by, so ``invocation_timeout``
+        does not apply here.
+        """
+        return run_sync(self._answer(body, None)).body
+
+    async def _answer(self, body: bytes, timeout: float | None) -> Answer:
         batch = _parse(body)
         target = batch.target
         typename = f"{target.namespace}/{target.type}"
         plan = self._plans.get(typename)
         if plan is None:
             raise UnknownFunction(typename)
+        size = len(batch.invocations)
         present = _present_values(plan, batch)
         missing = tuple(name for name in plan.specs if name not in present)
         if missing:
-            return _incomplete(plan, missing)
+            return Answer(_incomplete(plan, missing), typename, target.id, size, "incomplete")
         origin = Origin(present)
-        state, effects = await _fold(plan, batch, from_runtime(plan.specs, origin))
+        state, effects, letters = await _fold(
+            plan, batch, from_runtime(plan.specs, origin), timeout, self._clock
+        )
         try:
-            return interpret(plan.specs, origin, state, effects)
+            response = interpret(plan.specs, origin, state, effects)
         except Exception as exc:
-            raise InvalidResult(typename, target.id, len(batch.invocations), exc) from exc
+            raise InvalidResult(typename, target.id, size, exc) from exc
+        return Answer(response, typename, target.id, size, "ok", letters)
 
-    def handle_sync(self, body: bytes) -> bytes:
-        """Like :meth:`handle`, without an event loop; usable inside a running loop too.
 
-        Async functions work as long as they await nothing that needs a real
-        event loop (network, timers); otherwise this raises ``RuntimeError``.
-        """
-        return run_sync(self.handle(body))
+_NO_LETTERS: tuple[DeadLetter, ...] = ()
 
 
 def _parse(body: bytes) -> ToFunction.InvocationBatchRequest:
@@ -160,59 +241,131 @@ def _present_values(
 
 
 async def _fold(
-    plan: _Plan, batch: ToFunction.InvocationBatchRequest, state: State
-) -> tuple[State, list[Effect]]:
+    plan: _Plan,
+    batch: ToFunction.InvocationBatchRequest,
+    state: State,
+    timeout: float | None,
+    clock: Callable[[], datetime],
+) -> tuple[State, list[Effect], tuple[DeadLetter, ...]]:
     """Call the function once per message, in order, threading the state through."""
     effects: list[Effect] = []
+    letters = _NO_LETTERS
     target = batch.target
     address = trusted_address(target.namespace, target.type, target.id)
     typename = plan.typename
     fn = plan.fn
     types = plan.types
+    policy = plan.dead_letters
     callers: dict[tuple[str, str, str], Address] = {}  # batches often repeat a caller
     invocations = batch.invocations
     count = len(invocations)
-    last_yield = time.perf_counter() if count >= _CLOCK_CHECK_EVERY else 0.0
+    last_yield = time.perf_counter() if count > _CLOCK_CHECK_EVERY else 0.0
     for index, invocation in enumerate(invocations):
+        if (
+            index
+            and index % _CLOCK_CHECK_EVERY == 0
+            and (
+                index % YIELD_EVERY == 0 or time.perf_counter() - last_yield >= _YIELD_AFTER_SECONDS
+            )
+        ):
+            await _YIELD
+            last_yield = time.perf_counter()
         argument = invocation.argument
         arg_typename = argument.typename
+        caller = None
+        if invocation.HasField("caller"):
+            c = invocation.caller
+            key = (c.namespace, c.type, c.id)
+            caller = callers.get(key)
+            if caller is None and (key[0] or key[1] or key[2]):
+                caller = callers[key] = trusted_address(*key)
         try:
             type_ = types.get(arg_typename)
             if type_ is None:
                 raise UnknownMessageType(typename, arg_typename, tuple(types))
-            caller = None
-            if invocation.HasField("caller"):
-                c = invocation.caller
-                key = (c.namespace, c.type, c.id)
-                caller = callers.get(key)
-                if caller is None and (key[0] or key[1] or key[2]):
-                    caller = callers[key] = trusted_address(*key)
             value = type_.decode(argument.value)
+        except (UnknownMessageType, SerdeError) as exc:
+            # A message that is not what the function accepts can never succeed.
+            if policy is None:
+                raise InvocationFailed(
+                    typename, target.id, arg_typename, index, count, exc
+                ) from exc
+            letters += (_letter(typename, target.id, invocation, caller, exc, clock),)
+            effects.append(policy.effect(letters[-1]))
+            continue
+        try:
             message = trusted_message(address, value, caller, arg_typename)
             result: Any = fn(state, message)
             if type(result) is not Result:
-                result = await _settle(result, typename)
+                result = await _settle(result, typename, timeout)
         except Exception as exc:
-            raise InvocationFailed(typename, target.id, arg_typename, index, count, exc) from exc
+            if policy is None or not policy.qualifies(exc):
+                raise InvocationFailed(
+                    typename, target.id, arg_typename, index, count, exc
+                ) from exc
+            # Set aside: none of its effects, and the state as it was before it.
+            letters += (_letter(typename, target.id, invocation, caller, exc, clock),)
+            effects.append(policy.effect(letters[-1]))
+            continue
         state = result.state
         effects.extend(result.effects)
-        if index % _CLOCK_CHECK_EVERY == _CLOCK_CHECK_EVERY - 1 and (
-            index % YIELD_EVERY == YIELD_EVERY - 1
-            or time.perf_counter() - last_yield >= _YIELD_AFTER_SECONDS
-        ):
-            await _YIELD
-            last_yield = time.perf_counter()
-    return state, effects
+    return state, effects, letters
 
 
-async def _settle(result: object, typename: str) -> Result:
+def _letter(
+    function: str,
+    id: str,
+    invocation: ToFunction.Invocation,
+    caller: Address | None,
+    error: BaseException,
+    clock: Callable[[], datetime],
+) -> DeadLetter:
+    return DeadLetter(
+        function=function,
+        id=id,
+        typename=invocation.argument.typename,
+        value=invocation.argument.value,
+        error_type=error_name(error),
+        error=str(error),
+        time=clock(),
+        caller_function=None if caller is None else caller.typename,
+        caller_id=None if caller is None else caller.id,
+    )
+
+
+async def _settle(result: object, typename: str, timeout: float | None) -> Result:
     if isinstance(result, Awaitable):
-        result = await result
+        result = await (result if timeout is None else _within(result, timeout, typename))
     if not isinstance(result, Result):
         raise DefinitionError(
             f"function `{typename}` returned `{type(result).__name__}`; it must return a Result"
         )
     return result
+
+
+# A TimeoutError the function raises itself (its own client timing out) is its
+# own error; only the limit running out is an InvocationTimeout.
+if sys.version_info >= (3, 11):
+
+    async def _within(awaitable: Awaitable[object], seconds: float, function: str) -> object:
+        limit = asyncio.timeout(seconds)
+        try:
+            async with limit:
+                return await awaitable
+        except TimeoutError:
+            if limit.expired():
+                raise InvocationTimeout(function, seconds) from None
+            raise
+
+else:  # Python 3.10 has no asyncio.timeout; wait_for runs the awaitable as a task
+
+    async def _within(awaitable: Awaitable[object], seconds: float, function: str) -> object:
+        task = asyncio.ensure_future(awaitable)
+        done, _ = await asyncio.wait((task,), timeout=seconds)
+        if not done:
+            task.cancel()
+            raise InvocationTimeout(function, seconds)
+        return task.result()
 
 
 def _incomplete(plan: _Plan, missing: tuple[str, ...]) -> bytes:
@@ -223,7 +376,7 @@ def _incomplete(plan: _Plan, missing: tuple[str, ...]) -> bytes:
     return cached
 
 
-def run_sync(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
+def run_sync(coroutine: Coroutine[Any, Any, Answer]) -> Answer:
     """Drive a coroutine that only ever yields to give the loop a turn."""
     try:
         while True:
@@ -234,5 +387,5 @@ def run_sync(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
                     " use `await handler.handle(body)` instead of handle_sync"
                 )
     except StopIteration as done:
-        result: bytes = done.value
+        result: Answer = done.value
         return result

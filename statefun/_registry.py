@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from ._dead_letter import DeadLetters
 from ._effects import Result
 from ._errors import DefinitionError
 from ._message import Message
@@ -48,6 +49,7 @@ class Function:
     fn: AnyFunction = field(repr=False)
     accepts: tuple[Type[Any], ...]
     specs: tuple[ValueSpec[Any], ...]
+    on_error: DeadLetters | None = None
 
 
 class Functions:
@@ -74,6 +76,7 @@ class Functions:
         *,
         accepts: Type[M] | TypeUnion[M],
         specs: Sequence[ValueSpec[Any]] = (),
+        on_error: DeadLetters | None = None,
     ) -> Binder[M]:
         """Register the decorated function as function type ``typename``.
 
@@ -88,6 +91,11 @@ class Functions:
         specs
             The :class:`ValueSpec`\\ s of its state. The runtime is asked to
             register them on first contact; only these may be read or written.
+        on_error
+            What to do with a message the function cannot process. ``None`` (the
+            default) fails the batch: the runtime retries it, and in the end the
+            job fails. :class:`DeadLetters` sets such a message aside on an egress
+            and carries on with the rest of the batch.
 
         The function takes ``(state, message)`` and returns a :class:`Result`;
         it may be ``async def``. It is returned unchanged, so tests call it directly.
@@ -106,6 +114,11 @@ class Functions:
                 f" with `|`, got `{type(accepts).__name__}`"
             )
         accepted = members(accepts)
+        if on_error is not None and not isinstance(on_error, DeadLetters):
+            raise DefinitionError(
+                f"function `{typename}`: on_error must be DeadLetters(...) or None,"
+                f" got `{type(on_error).__name__}`"
+            )
         spec_map: dict[str, ValueSpec[Any]] = {}
         for spec in specs:
             if not isinstance(spec, ValueSpec):
@@ -131,6 +144,7 @@ class Functions:
                 fn=fn,
                 accepts=accepted,
                 specs=tuple(spec_map.values()),
+                on_error=on_error,
             )
             return fn
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from aiohttp import web
 
+from ._dead_letter import DeadLetter
 from ._errors import DefinitionError, InvalidResult, InvocationFailed, RequestError
-from ._handler import Handler
+from ._handler import DEFAULT_INVOCATION_TIMEOUT, Handler
 from ._registry import Functions
 from ._text import one_line
 
@@ -35,18 +37,21 @@ DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 _OCTET_STREAM = "application/octet-stream"
 
 
-def make_handler(functions: Functions) -> Callable[[web.Request], Awaitable[web.Response]]:
+def make_handler(
+    functions: Functions, *, invocation_timeout: timedelta | None = DEFAULT_INVOCATION_TIMEOUT
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     """Return an aiohttp request handler that serves ``functions``.
 
     Mount it on a POST route. The body limit is the application's
     ``client_max_size``: set it to at least 32 MiB, as :func:`make_app` does.
+    ``invocation_timeout`` is :class:`statefun.Handler`'s.
     """
-    handler = Handler(functions)
+    handler = Handler(functions, invocation_timeout=invocation_timeout)
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         try:
-            answer = await handler.handle(body)
+            answer = await handler.answer(body)
         except RequestError as exc:
             return web.Response(status=exc.status, text=f"{one_line(str(exc))}\n")
         except (InvocationFailed, InvalidResult) as exc:
@@ -57,9 +62,26 @@ def make_handler(functions: Functions) -> Callable[[web.Request], Awaitable[web.
             reason = one_line(f"{type(exc).__name__}: {exc}")
             logger.exception("statefun: failed to answer a request: %s", reason)
             return web.Response(status=500, text=f"{reason}\n")
-        return web.Response(body=answer, content_type=_OCTET_STREAM)
+        for letter in answer.dead_letters:
+            log_dead_letter(letter)
+        return web.Response(body=answer.body, content_type=_OCTET_STREAM)
 
     return handle
+
+
+def log_dead_letter(letter: DeadLetter) -> None:
+    """One WARNING record on the ``statefun`` logger for a message set aside.
+
+    The payload is never logged: only where it was going and why.
+    """
+    logger.warning(
+        "%s",
+        one_line(
+            f"dead letter: function `{letter.function}` id={letter.id!r} message"
+            f" `{letter.typename}` ({len(letter.value)} bytes): {letter.error_type}: {letter.error}"
+        ),
+        extra={"statefun_dead_letter": letter},
+    )
 
 
 def make_app(
@@ -67,6 +89,7 @@ def make_app(
     *,
     path: str = "/statefun",
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    invocation_timeout: timedelta | None = DEFAULT_INVOCATION_TIMEOUT,
 ) -> web.Application:
     """Return an aiohttp Application serving ``functions`` with POST at ``path``.
 
@@ -79,11 +102,14 @@ def make_app(
     max_body_size
         The largest request body accepted, in bytes; larger ones get ``413``.
         Defaults to the runtime's own 32 MiB limit.
+    invocation_timeout
+        How long an ``async`` function may take for one message before the
+        request is answered 500 (the runtime retries); ``None`` for no limit.
     """
     if not path.startswith("/"):
         raise DefinitionError(f"path {path!r} must start with '/'")
     if max_body_size < 1:
         raise DefinitionError(f"max_body_size={max_body_size!r} must be positive")
     app = web.Application(client_max_size=max_body_size)
-    app.router.add_post(path, make_handler(functions))
+    app.router.add_post(path, make_handler(functions, invocation_timeout=invocation_timeout))
     return app

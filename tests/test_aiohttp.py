@@ -7,6 +7,7 @@ import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import pytest
 from aiohttp import ClientSession, web
@@ -16,9 +17,11 @@ from examples.greeter.functions import functions as greeter_functions
 from statefun import (
     INT,
     Address,
+    DeadLetters,
     DefinitionError,
     Functions,
     Message,
+    Permanent,
     Result,
     Send,
     State,
@@ -307,3 +310,57 @@ class TestTextFromTheRequestStaysOnOneLine:
         assert status == 500
         assert answer.count(b"\n") == 1 and answer.endswith(b"\n")
         assert b"first line\\nsecond line\\u2028third" in answer
+
+
+class TestDeadLettersAndTimeouts:
+    def test_a_dead_letter_is_logged_once_without_its_payload(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        functions = Functions()
+
+        @functions.bind(
+            "test/picky",
+            accepts=INT,
+            on_error=DeadLetters("test/dead", topic="dead"),
+        )
+        def picky(state: State, msg: Message[int]) -> Result:
+            if msg.value == 13:
+                raise Permanent("13 is unlucky")
+            return Result(state)
+
+        secret = TypedValue(typename="test/Secret", has_value=True, value=b"password=hunter2")
+        body = request(Address("test/picky", "p"), call(typed(INT, 13)), call(secret))
+        with caplog.at_level(logging.WARNING, logger="statefun"):
+            status, _, answer = run(make_app(functions), body)
+        assert status == 200
+        assert len(FromFunction.FromString(answer).invocation_result.outgoing_egresses) == 2
+        messages = [r.getMessage() for r in caplog.records if r.name == "statefun"]
+        assert messages == [
+            "dead letter: function `test/picky` id='p' message `io.statefun.types/int`"
+            " (5 bytes): statefun.Permanent: 13 is unlucky",
+            "dead letter: function `test/picky` id='p' message `test/Secret` (16 bytes):"
+            " statefun.UnknownMessageType: function `test/picky` cannot handle `test/Secret`;"
+            " it accepts `io.statefun.types/int`",
+        ]
+        assert all("hunter2" not in m for m in messages)
+
+    def test_a_slow_async_function_is_a_500_naming_function_id_and_message(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        functions = Functions()
+
+        @functions.bind("test/slow", accepts=INT)
+        async def slow(state: State, msg: Message[int]) -> Result:
+            await asyncio.sleep(3600)
+            return Result(state)
+
+        app = make_app(functions, invocation_timeout=timedelta(milliseconds=20))
+        with caplog.at_level(logging.ERROR, logger="statefun"):
+            status, _, answer = run(app, request(Address("test/slow", "s7"), call(typed(INT, 1))))
+        expected = (
+            "function `test/slow` id='s7' failed on `io.statefun.types/int` (message 1 of 1):"
+            " InvocationTimeout: function `test/slow` did not finish within 0.02 s"
+            " (invocation_timeout)"
+        )
+        assert (status, answer.decode()) == (500, expected + "\n")
+        assert [r.getMessage() for r in caplog.records if r.name == "statefun"] == [expected]

@@ -56,7 +56,7 @@ class TestBind:
         assert repr(function) == (
             "Function(typename='example/f', accepts=(Type('io.statefun.types/int', IntSerde()),"
             " Type('io.statefun.types/string', StringSerde())),"
-            " specs=(ValueSpec('visits', 'io.statefun.types/int'),))"
+            " specs=(ValueSpec('visits', 'io.statefun.types/int'),), on_error=None)"
         )
 
     def test_a_single_type_or_a_union_of_any_length(self) -> None:

@@ -29,10 +29,11 @@ from ._errors import (
 )
 from ._module import Module
 from ._records import EgressRecord, IngressRecord, PendingTimer, RawMessage
-from ._runtime import AsyncLocalRuntime, LocalRuntime, run_module
+from ._runtime import EPOCH, AsyncLocalRuntime, LocalRuntime, run_module
 from ._transport import HttpTransport, InProcess, MockTransport, Transport
 
 __all__ = (
+    "EPOCH",
     "AsyncLocalRuntime",
     "Clock",
     "DelayFailure",

@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import os
 from collections.abc import Coroutine, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -35,6 +35,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 DEFAULT_MAX_REQUESTS = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""Where a VirtualClock starts, as a date: a dead letter at 1.5 s says 1970-01-01T00:00:01.5Z."""
 
 
 class _Base:
@@ -59,9 +61,18 @@ class _Base:
             )
         if module is not None and not isinstance(module, Module):
             module = Module.load(module)
+        the_clock: Clock = clock if clock is not None else VirtualClock()
         if transport is None:
             if functions is not None:
-                transport = InProcess(functions)
+                # On the virtual clock, dead letters are stamped with its time counted
+                # from the epoch, so that a test can compare them with ==.
+                virtual = isinstance(the_clock, VirtualClock)
+                transport = InProcess(
+                    functions,
+                    clock=(lambda: EPOCH + timedelta(milliseconds=the_clock.now_ms()))
+                    if virtual
+                    else None,
+                )
             elif module is not None:
                 transport = HttpTransport(module)
             else:
@@ -79,7 +90,7 @@ class _Base:
             serves = functions.__contains__
         else:
             serves = lambda typename: True  # noqa: E731
-        self.clock: Clock = clock if clock is not None else VirtualClock()
+        self.clock: Clock = the_clock
         self.module = module
         self._engine = Engine(
             transport=transport,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from .._address import Address
@@ -56,8 +56,15 @@ class InProcess:
 
     __slots__ = ("handler",)
 
-    def __init__(self, functions: Functions) -> None:
-        self.handler = Handler(functions)
+    def __init__(
+        self, functions: Functions, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        # No invocation timeout: a test decides how long it waits, not the SDK.
+        self.handler = (
+            Handler(functions, invocation_timeout=None)
+            if clock is None
+            else Handler(functions, invocation_timeout=None, clock=clock)
+        )
 
     async def request(self, target: Address, body: bytes, /) -> bytes:
         return await self.handler.handle(body)

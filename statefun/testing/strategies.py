@@ -22,7 +22,7 @@ except ImportError:
         "statefun.testing.strategies needs Hypothesis: pip install 'statefun-sdk[testing]'"
     ) from None
 
-from .. import BOOL, DOUBLE, FLOAT, INT, LONG, STRING, Address, Message, Type
+from .. import BOOL, DOUBLE, FLOAT, INT, LONG, STRING, Address, Message, Type, TypeUnion
 from ..serdes.json import JsonSerde
 from ._json_values import json_values
 
@@ -98,9 +98,10 @@ def addresses(
     return st.builds(Address, types, ids if ids is not None else _ids())
 
 
-def values(type_: Type[T]) -> st.SearchStrategy[T]:
+def values(type_: Type[T] | TypeUnion[T]) -> st.SearchStrategy[T]:
     """Values of a StateFun :class:`Type` that its serde encodes and decodes back
-    unchanged: primitives, and JSON types.
+    unchanged: primitives, and JSON types. Of a union (``ADD | REMOVE``), values
+    of any of its types.
 
     For a JSON type the strategy follows the Python type as msgspec sees it: Structs
     (tagged, renamed, array-like), dataclasses, TypedDicts and NamedTuples, with each
@@ -113,6 +114,8 @@ def values(type_: Type[T]) -> st.SearchStrategy[T]:
     >>> values(INT).example()
     -17
     """
+    if isinstance(type_, TypeUnion):
+        return st.one_of([values(member) for member in type_.types])
     if not isinstance(type_, Type):
         raise InvalidArgument(
             f"Expected a statefun Type but got type_={type_!r} (type={type(type_).__name__})"
@@ -132,20 +135,23 @@ _values = values
 
 
 def messages(
-    type_: Type[T],
+    type_: Type[T] | TypeUnion[T],
     *,
     to: Address | st.SearchStrategy[Address] | None = None,
     values: st.SearchStrategy[T] | None = None,
     callers: st.SearchStrategy[Address | None] | None = None,
 ) -> st.SearchStrategy[Message[T]]:
-    """Messages of ``type_``, as a function receives them.
+    """Messages of ``type_``, as a function receives them, ``typename`` set.
+
+    Of a union (``ADD | REMOVE``), messages of any of its types: a mixed batch.
 
     Parameters
     ----------
     to
         The target: one address, a strategy, or any address (default).
     values
-        The values; default :func:`values` of ``type_``.
+        The values; default :func:`values` of ``type_``. Not with a union:
+        which type a value is could not be told.
     callers
         Who sent them; default none, as from an ingress.
 
@@ -153,6 +159,13 @@ def messages(
     Message(target=Address(typename='example/person', id='Ana'), value=GreetRequest(...), ...)
     """
     targets = st.just(to) if isinstance(to, Address) else to if to is not None else addresses()
+    if isinstance(type_, TypeUnion):
+        if values is not None:
+            raise InvalidArgument(
+                "messages() of a union takes no `values`: give messages(member, values=...)"
+                " of each member and combine them with st.one_of"
+            )
+        return st.one_of([messages(member, to=targets, callers=callers) for member in type_.types])
     payloads = values if values is not None else _values(type_)
     senders: st.SearchStrategy[Address | None] = callers if callers is not None else st.none()
     return st.builds(
