@@ -7,6 +7,9 @@ and meets the same message again, forever. A function bound with
 to replay it, to an egress, and carries on with the rest of the batch.
 """
 
+# No `from __future__ import annotations` here: DeadLetter's annotations must be
+# real objects, because statefun/__init__.py renames its module to `statefun`,
+# where msgspec.inspect (the testing strategies) could not look up strings.
 from datetime import datetime
 
 import msgspec
