@@ -113,6 +113,11 @@ def registry() -> Functions:
     return functions
 
 
+# What `python -m statefun serve bench.impl_ours:functions` serves (bench/soak.py): the CLI
+# takes a registry by attribute, as a user's module would have it.
+functions = registry()
+
+
 def setup(drive: Callable[[Coroutine[Any, Any, bytes]], bytes]) -> Callable[[bytes], bytes]:
     """One callable for every workload: request body in, response body out."""
     handle = Handler(registry()).handle
