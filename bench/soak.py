@@ -661,8 +661,8 @@ def report(outcomes: Sequence[Outcome], at: Setting) -> str:
         f"Machine: {facts['nproc']} CPUs (`nproc`), {facts['cpu']}, Linux {facts['kernel']}; load average "
         f"{facts['loadavg']} at start, {at.load_end} at end. **wrk and the server share these "
         f"{facts['nproc']} cores**, and the machine is shared with other work: requests/s dip when "
-        "something else runs (the load column: 1-minute load average at the end of the span). So the "
-        "server's speed is judged per CPU-second it got, not per second of the clock."
+        "something else runs (the load column: 1-minute load average at the end of the span), and "
+        "*waited for CPU* says how much the server felt of it."
     )
     add("")
     add(
