@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Coroutine, Generator
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.message import DecodeError
 
@@ -182,7 +182,8 @@ async def _fold(
 
 async def _settle(result: object, typename: str) -> Result:
     if isinstance(result, Awaitable):
-        result = await result
+        # isinstance() leaves pyright an Awaitable[Unknown]; what it gives is checked next.
+        result = await cast("Awaitable[object]", result)
     if not isinstance(result, Result):
         raise TypeError(
             f"function `{typename}` returned `{type(result).__name__}`; it must return a Result"

@@ -81,7 +81,8 @@ class Type(Generic[T]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Type):
             return NotImplemented
-        return self.typename == other.typename and self.serde == other.serde
+        # isinstance() leaves pyright a Type[Unknown] (mypy: Type[Any]); serdes compare as objects.
+        return self.typename == other.typename and self.serde == other.serde  # pyright: ignore[reportUnknownMemberType]
 
     def __hash__(self) -> int:
         return hash(self.typename)
