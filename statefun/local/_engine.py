@@ -110,11 +110,14 @@ class _Timer:
 class _Plan:
     """A checked response, ready to apply."""
 
-    messages: list[tuple[Address, Invocation]] = field(default_factory=list)
+    # `lambda: []`, not `list`: pyright types a bare `list` factory as list[Unknown].
+    messages: list[tuple[Address, Invocation]] = field(default_factory=lambda: [])
     # A scheduled message (delay, target, message, token), or the token of a cancellation.
-    delayed: list[tuple[int, Address, Invocation, str | None] | str] = field(default_factory=list)
-    egress: list[EgressRecord] = field(default_factory=list)
-    mutations: list[tuple[str, bytes | None]] = field(default_factory=list)
+    delayed: list[tuple[int, Address, Invocation, str | None] | str] = field(
+        default_factory=lambda: []
+    )
+    egress: list[EgressRecord] = field(default_factory=lambda: [])
+    mutations: list[tuple[str, bytes | None]] = field(default_factory=lambda: [])
 
 
 class Engine:
@@ -335,7 +338,8 @@ class Engine:
                 status=500,
             ) from other
         try:
-            return FromFunction.FromString(answer)
+            # Every path that left `answer` unbound raised above; pyright cannot follow that.
+            return FromFunction.FromString(answer)  # pyright: ignore[reportPossiblyUnboundVariable]
         except DecodeError as exc:
             raise EndpointFailure(f"Unable to parse a Protobuf message: {exc}", where) from None
 
