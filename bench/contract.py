@@ -1,4 +1,4 @@
-"""The benchmark contract (shared/bench/CONTRACT.md): payloads and expected answers.
+"""The benchmark contract (bench/CONTRACT.md): payloads and expected answers.
 
 Runs inside every worker, whatever its venv: it reads answers with whichever
 generated protobuf classes that venv has (ours under ``statefun._generated``,
@@ -25,11 +25,11 @@ PROFILE_TYPENAME = "bench.types/profile"
 
 
 def payload_dir() -> Path:
+    """``$BENCH_PAYLOADS`` if set, else ``bench/payloads/``, which every clone carries."""
     env = os.environ.get("BENCH_PAYLOADS")
     if env:
         return Path(env)
-    # bench/ sits in the project checkout; shared/ is beside the checkout.
-    return Path(__file__).resolve().parents[2] / "shared" / "bench" / "payloads"
+    return Path(__file__).resolve().parent / "payloads"
 
 
 def load_payloads(directory: Path | None = None) -> dict[str, bytes]:

@@ -89,13 +89,14 @@ def pieces(payloads: dict[str, bytes]) -> None:
 
         raw = {s.state_name: s.state_value.value for s in batch.state}
         address = trusted_address(batch.target.namespace, batch.target.type, batch.target.id)
-        arg_type = next(iter(fn.types.values()))
+        spec_map = {spec.name: spec for spec in fn.specs}
+        arg_type = fn.accepts[0]
         values = [arg_type.decode(i.argument.value) for i in batch.invocations]
         invs = list(batch.invocations)
 
         def run_fn() -> tuple[Any, list[Any]]:
             origin = Origin(dict(raw))
-            state = from_runtime(fn.spec_map, origin)
+            state = from_runtime(spec_map, origin)
             effects: list[Any] = []
             for v in values:
                 r = fn.fn(state, trusted_message(address, v, None, arg_type.typename))
@@ -129,7 +130,7 @@ def pieces(payloads: dict[str, bytes]) -> None:
             ("user function(s) incl. State.get/set, Result, effects", run_fn),
             (
                 "interpret (effects + mutations -> bytes)",
-                lambda: interpret(fn.spec_map, origin, final, effects),
+                lambda: interpret(spec_map, origin, final, effects),
             ),
         ]
         for label, f in rows:
@@ -177,7 +178,9 @@ def pieces(payloads: dict[str, bytes]) -> None:
     fn = functions.get("bench.fns/batch")
     assert fn is not None
     origin = Origin({s.state_name: s.state_value.value for s in batch.state})
-    state = from_runtime(fn.spec_map, origin)
+    spec_map = {spec.name: spec for spec in fn.specs}
+    types = {t.typename: t for t in fn.accepts}
+    state = from_runtime(spec_map, origin)
     state.get(impl_ours.PROFILE)
     state.get(impl_ours.COUNTER)
     address = trusted_address("bench.fns", "batch", "acct-7")
@@ -189,7 +192,7 @@ def pieces(payloads: dict[str, bytes]) -> None:
 
     def loop_overhead() -> None:  # what handle() does per invocation besides the calls below
         argument = inv.argument
-        fn.types.get(argument.typename)
+        types.get(argument.typename)
         if inv.HasField("caller"):
             c = inv.caller
             key = (c.namespace, c.type, c.id)

@@ -7,7 +7,7 @@ A function is ``(state, message) -> Result(new_state, effects)``::
     functions = Functions()
     VISITS = ValueSpec("visits", INT)
 
-    @functions.bind("example/person", accepts=GREET, specs=[VISITS])
+    @functions.bind("example/person", accepts=GREET, specs=[VISITS])  # accepts=A | B for several
     def person(state: State, msg: Message[GreetRequest]) -> Result:
         visits = (state.get(VISITS) or 0) + 1
         return Result(state.set(VISITS, visits), [Send(Address("example/greeter", msg.value.name), GREET, ...)])
@@ -28,6 +28,7 @@ from ._effects import (
 )
 from ._errors import (
     DefinitionError,
+    EventLoopRequired,
     InvalidResult,
     InvalidTypeName,
     InvocationFailed,
@@ -46,7 +47,7 @@ from ._message import Message
 from ._registry import Function, Functions
 from ._spec import ValueSpec
 from ._state import State
-from ._type import Serde, Type
+from ._type import Serde, Type, TypeUnion
 from .serdes import BOOL, DOUBLE, FLOAT, INT, LONG, STRING, custom_type, json_type, protobuf_type
 
 __all__ = (
@@ -61,6 +62,7 @@ __all__ = (
     "DefinitionError",
     "Effect",
     "Egress",
+    "EventLoopRequired",
     "Function",
     "Functions",
     "Handler",
@@ -82,6 +84,7 @@ __all__ = (
     "StateTypeMismatch",
     "StatefunError",
     "Type",
+    "TypeUnion",
     "UndeclaredState",
     "UnknownFunction",
     "UnknownMessageType",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ._errors import DefinitionError
 from ._slots import slot_setter
 from ._typename import split_strict
 
@@ -33,7 +34,7 @@ class Address:
     def __init__(self, typename: str, id: str) -> None:
         namespace, name = split_strict(typename, "Address typename")
         if not isinstance(id, str):
-            raise TypeError(f"Address id must be a `str`, got `{type(id).__name__}`")
+            raise DefinitionError(f"Address id must be a `str`, got `{type(id).__name__}`")
         _set_typename(self, typename)
         _set_id(self, id)
         _set_namespace(self, namespace)

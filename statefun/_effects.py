@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Generic, TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 from ._address import Address
 from ._errors import DefinitionError
+from ._millis import ONE_MS
 from ._slots import slot_setters
 from ._state import State
-from ._type import Type
+from ._type import Codec, Type
 from ._typename import split_strict
 
 __all__ = (
@@ -32,6 +33,7 @@ __all__ = (
 )
 
 T_co = TypeVar("T_co", covariant=True)
+P = ParamSpec("P")
 
 
 def _name_of(value: object) -> str:
@@ -56,6 +58,15 @@ def _check_text(effect: str, name: str, value: object, *, allow_empty: bool) -> 
         raise DefinitionError(f"{effect}: {name} must be a `str`, got `{type(value).__name__}`")
     if not allow_empty and not value:
         raise DefinitionError(f"{effect}: {name} must not be empty")
+
+
+def _one_value(effect: str, value: tuple[object, ...], keywords: dict[str, object]) -> object:
+    # The value is typed through the Type's encoder (see _type.Encoder), which
+    # makes it a star-parameter; the call must still give exactly one.
+    if len(value) != 1 or keywords:
+        given = len(value) + len(keywords)
+        raise DefinitionError(f"{effect}: expected one value after the type, got {given}")
+    return value[0]
 
 
 def _to_bytes(effect: str, value: object) -> bytes:
@@ -97,12 +108,14 @@ class Send(Effect, Generic[T_co]):
     type: Type[T_co]
     value: T_co
 
-    def __init__(self, target: Address, type: Type[T_co], value: T_co) -> None:
+    def __init__(
+        self, target: Address, type: Codec[T_co, P], *value: P.args, **_: P.kwargs
+    ) -> None:
         _check_target("Send", target)
         _check_type("Send", type)
         _send_target(self, target)
         _send_type(self, type)
-        _send_value(self, value)
+        _send_value(self, _one_value("Send", value, _))
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -150,7 +163,7 @@ class SendAfter(Effect, Generic[T_co]):
     @property
     def delay_ms(self) -> int:
         """The delay in whole milliseconds, as the runtime receives it."""
-        return self.delay // _ONE_MS
+        return self.delay // ONE_MS
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -185,12 +198,12 @@ class Egress(Effect, Generic[T_co]):
     namespace: str = field(init=False, repr=False, compare=False)
     name: str = field(init=False, repr=False, compare=False)
 
-    def __init__(self, egress: str, type: Type[T_co], value: T_co) -> None:
+    def __init__(self, egress: str, type: Codec[T_co, P], *value: P.args, **_: P.kwargs) -> None:
         namespace, name = split_strict(egress, "Egress id")
         _check_type("Egress", type)
         _egress_egress(self, egress)
         _egress_type(self, type)
-        _egress_value(self, value)
+        _egress_value(self, _one_value("Egress", value, _))
         _egress_namespace(self, namespace)
         _egress_name(self, name)
 
@@ -299,7 +312,6 @@ class Result:
 # validate, then set the slots directly instead of through a frozen dataclass's
 # object.__setattr__, which costs about twice as much.
 _ZERO = timedelta(0)
-_ONE_MS = timedelta(milliseconds=1)
 _send_target, _send_type, _send_value = slot_setters(Send, "target", "type", "value")
 _after_delay, _after_target, _after_type, _after_value, _after_cancellation_token = slot_setters(
     SendAfter, "delay", "target", "type", "value", "cancellation_token"

@@ -14,16 +14,24 @@
      │    ├── MalformedRequest (ValueError) not a valid ToFunction: 400
      │    └── UnknownFunction (LookupError) no function of that type is registered: 404
      ├── InvocationFailed                   a function raised; the cause is its own exception
-     └── InvalidResult                      a batch's results cannot become a response
+     ├── InvalidResult                      a batch's results cannot become a response
+     └── EventLoopRequired (RuntimeError)   handle_sync met a function that awaits real I/O
 
 Errors a user can fix in code also subclass the builtin they would expect, so
-``except ValueError`` keeps working.
+``except ValueError`` keeps working. Two things are not ours, on purpose:
+assigning to an immutable value raises ``AttributeError``, as a frozen
+dataclass does; and a serde may raise anything, which :class:`Type` turns into
+a :class:`SerdeError` (the serde's own error is the ``__cause__``). The local
+runtime adds its own branch (``statefun.local``'s errors module).
 """
 
 from __future__ import annotations
 
+from ._text import one_line
+
 __all__ = (
     "DefinitionError",
+    "EventLoopRequired",
     "InvalidResult",
     "InvalidTypeName",
     "InvocationFailed",
@@ -65,7 +73,8 @@ class SerdeError(StatefunError, ValueError):
 
     def __init__(self, typename: str, message: str) -> None:
         self.typename = typename
-        super().__init__(f"`{typename}`: {message}")
+        # msgspec's message may quote the payload (an unknown field's name).
+        super().__init__(one_line(f"`{typename}`: {message}"))
 
 
 class StateError(StatefunError):
@@ -115,7 +124,8 @@ class StateTypeMismatch(StateError, TypeError):
         self.expected = expected
         self.received = received
         super().__init__(
-            f"state `{name}` is stored as `{received}` but its ValueSpec says `{expected}`;"
+            f"state `{name}` is stored as `{one_line(received)}` but its ValueSpec says"
+            f" `{expected}`;"
             " a registered state cannot change type, use a new state name"
         )
 
@@ -128,7 +138,9 @@ class UnknownMessageType(StatefunError, TypeError):
         self.typename = typename
         self.accepted = accepted
         listed = ", ".join(f"`{a}`" for a in accepted)
-        super().__init__(f"function `{function}` cannot handle `{typename}`; it accepts {listed}")
+        super().__init__(
+            f"function `{function}` cannot handle `{one_line(typename)}`; it accepts {listed}"
+        )
 
 
 class RequestError(StatefunError):
@@ -142,6 +154,9 @@ class MalformedRequest(RequestError, ValueError):
 
     status = 400
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(one_line(reason))
+
 
 class UnknownFunction(RequestError, LookupError):
     """Raised when a request targets a function type that is not registered."""
@@ -150,7 +165,7 @@ class UnknownFunction(RequestError, LookupError):
 
     def __init__(self, typename: str) -> None:
         self.typename = typename
-        super().__init__(f"no function is registered for `{typename}`")
+        super().__init__(f"no function is registered for `{one_line(typename)}`")
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -182,8 +197,10 @@ class InvocationFailed(StatefunError):
         # line says what went wrong, not only where.
         reason = "" if cause is None else f": {type(cause).__name__}: {cause}"
         super().__init__(
-            f"function `{function}` id={id!r} failed on `{typename}`"
-            f" (message {index + 1} of {batch_size}){reason}"
+            one_line(
+                f"function `{function}` id={id!r} failed on `{typename}`"
+                f" (message {index + 1} of {batch_size}){reason}"
+            )
         )
 
 
@@ -201,6 +218,13 @@ class InvalidResult(StatefunError):
         self.id = id
         self.batch_size = batch_size
         super().__init__(
-            f"function `{function}` id={id!r}: the results of a batch of {batch_size}"
-            f" message{'s' if batch_size != 1 else ''} cannot be sent: {reason}"
+            one_line(
+                f"function `{function}` id={id!r}: the results of a batch of {batch_size}"
+                f" message{'s' if batch_size != 1 else ''} cannot be sent: {reason}"
+            )
         )
+
+
+class EventLoopRequired(StatefunError, RuntimeError):
+    """Raised by ``Handler.handle_sync`` when a function awaits something that needs a
+    running event loop (network, timers): use ``await handler.handle(body)`` there."""

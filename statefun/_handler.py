@@ -16,6 +16,8 @@ from google.protobuf.message import DecodeError
 from ._address import Address, trusted_address
 from ._effects import Effect, Result
 from ._errors import (
+    DefinitionError,
+    EventLoopRequired,
     InvalidResult,
     InvocationFailed,
     MalformedRequest,
@@ -26,14 +28,20 @@ from ._errors import (
 from ._generated.request_reply_pb2 import ToFunction
 from ._interpreter import incomplete, interpret
 from ._message import trusted_message
-from ._registry import Function, Functions
+from ._registry import AnyFunction, Function, Functions
+from ._spec import ValueSpec
 from ._state import Origin, State, from_runtime
+from ._type import Type
 
 __all__ = ("Handler",)
 
-# A long batch gives the event loop a turn this often, so that a huge batch
-# cannot hold up small requests to the same server.
-_YIELD_EVERY_SECONDS = 0.002
+# A long batch gives the event loop a turn, so that a huge batch cannot hold up
+# small requests to the same server: after every YIELD_EVERY messages for
+# certain (a guarantee in messages, which a test can check whatever the
+# machine's speed), and sooner when the function is slow enough that
+# _YIELD_AFTER_SECONDS have passed (checked every _CLOCK_CHECK_EVERY messages).
+YIELD_EVERY = 128
+_YIELD_AFTER_SECONDS = 0.002
 _CLOCK_CHECK_EVERY = 16
 
 
@@ -49,6 +57,21 @@ class _Yield:
 _YIELD = _Yield()
 
 
+class _Plan:
+    """What answering one function's requests needs, worked out once when serving starts."""
+
+    __slots__ = ("typename", "fn", "types", "specs", "incomplete_cache")
+
+    def __init__(self, function: Function) -> None:
+        self.typename = function.typename
+        self.fn: AnyFunction = function.fn
+        # typename -> Type, to decode every incoming message
+        self.types: dict[str, Type[Any]] = {t.typename: t for t in function.accepts}
+        self.specs: dict[str, ValueSpec[Any]] = {spec.name: spec for spec in function.specs}
+        # missing spec names -> the serialized IncompleteInvocationContext
+        self.incomplete_cache: dict[tuple[str, ...], bytes] = {}
+
+
 class Handler:
     """Serves a :class:`Functions` registry: one request body in, one response body out.
 
@@ -62,32 +85,33 @@ class Handler:
     Creating a Handler freezes the registry.
     """
 
-    __slots__ = ("functions",)
+    __slots__ = ("functions", "_plans")
 
     def __init__(self, functions: Functions) -> None:
         if not isinstance(functions, Functions):
-            raise TypeError(
+            raise DefinitionError(
                 f"Handler serves a Functions registry, got `{type(functions).__name__}`"
             )
         functions.freeze()
         self.functions = functions
+        self._plans = {function.typename: _Plan(function) for function in functions}
 
     async def handle(self, body: bytes) -> bytes:
         """Answer one ``ToFunction`` request body with a ``FromFunction`` body."""
         batch = _parse(body)
         target = batch.target
         typename = f"{target.namespace}/{target.type}"
-        function = self.functions.get(typename)
-        if function is None:
+        plan = self._plans.get(typename)
+        if plan is None:
             raise UnknownFunction(typename)
-        present = _present_values(function, batch)
-        missing = tuple(name for name in function.spec_map if name not in present)
+        present = _present_values(plan, batch)
+        missing = tuple(name for name in plan.specs if name not in present)
         if missing:
-            return _incomplete(function, missing)
+            return _incomplete(plan, missing)
         origin = Origin(present)
-        state, effects = await _fold(function, batch, from_runtime(function.spec_map, origin))
+        state, effects = await _fold(plan, batch, from_runtime(plan.specs, origin))
         try:
-            return interpret(function.spec_map, origin, state, effects)
+            return interpret(plan.specs, origin, state, effects)
         except Exception as exc:
             raise InvalidResult(typename, target.id, len(batch.invocations), exc) from exc
 
@@ -114,7 +138,7 @@ def _parse(body: bytes) -> ToFunction.InvocationBatchRequest:
 
 
 def _present_values(
-    function: Function, batch: ToFunction.InvocationBatchRequest
+    plan: _Plan, batch: ToFunction.InvocationBatchRequest
 ) -> dict[str, bytes | None]:
     """The bytes of every state the runtime sent, by name; None for a state with no value.
 
@@ -129,26 +153,26 @@ def _present_values(
             present[name] = None
             continue
         present[name] = value.value
-        spec = function.spec_map.get(name)
+        spec = plan.specs.get(name)
         if spec is not None and value.typename != spec.type.typename:
             raise StateTypeMismatch(name, spec.type.typename, value.typename)
     return present
 
 
 async def _fold(
-    function: Function, batch: ToFunction.InvocationBatchRequest, state: State
+    plan: _Plan, batch: ToFunction.InvocationBatchRequest, state: State
 ) -> tuple[State, list[Effect]]:
     """Call the function once per message, in order, threading the state through."""
     effects: list[Effect] = []
     target = batch.target
     address = trusted_address(target.namespace, target.type, target.id)
-    typename = function.typename
-    fn = function.fn
-    types = function.types
+    typename = plan.typename
+    fn = plan.fn
+    types = plan.types
     callers: dict[tuple[str, str, str], Address] = {}  # batches often repeat a caller
     invocations = batch.invocations
     count = len(invocations)
-    last_yield = time.perf_counter() if count > _CLOCK_CHECK_EVERY else 0.0
+    last_yield = time.perf_counter() if count >= _CLOCK_CHECK_EVERY else 0.0
     for index, invocation in enumerate(invocations):
         argument = invocation.argument
         arg_typename = argument.typename
@@ -172,11 +196,12 @@ async def _fold(
             raise InvocationFailed(typename, target.id, arg_typename, index, count, exc) from exc
         state = result.state
         effects.extend(result.effects)
-        if index % _CLOCK_CHECK_EVERY == _CLOCK_CHECK_EVERY - 1:
-            now = time.perf_counter()
-            if now - last_yield >= _YIELD_EVERY_SECONDS:
-                await _YIELD
-                last_yield = time.perf_counter()
+        if index % _CLOCK_CHECK_EVERY == _CLOCK_CHECK_EVERY - 1 and (
+            index % YIELD_EVERY == YIELD_EVERY - 1
+            or time.perf_counter() - last_yield >= _YIELD_AFTER_SECONDS
+        ):
+            await _YIELD
+            last_yield = time.perf_counter()
     return state, effects
 
 
@@ -185,17 +210,17 @@ async def _settle(result: object, typename: str) -> Result:
         # isinstance() leaves pyright an Awaitable[Unknown]; what it gives is checked next.
         result = await cast("Awaitable[object]", result)
     if not isinstance(result, Result):
-        raise TypeError(
+        raise DefinitionError(
             f"function `{typename}` returned `{type(result).__name__}`; it must return a Result"
         )
     return result
 
 
-def _incomplete(function: Function, missing: tuple[str, ...]) -> bytes:
-    cached = function.incomplete_cache.get(missing)
+def _incomplete(plan: _Plan, missing: tuple[str, ...]) -> bytes:
+    cached = plan.incomplete_cache.get(missing)
     if cached is None:
-        cached = incomplete(function.spec_map[name] for name in missing)
-        function.incomplete_cache[missing] = cached
+        cached = incomplete(plan.specs[name] for name in missing)
+        plan.incomplete_cache[missing] = cached
     return cached
 
 
@@ -205,7 +230,7 @@ def run_sync(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
         while True:
             if coroutine.send(None) is not None:
                 coroutine.close()
-                raise RuntimeError(
+                raise EventLoopRequired(
                     "a function awaited something that needs an event loop;"
                     " use `await handler.handle(body)` instead of handle_sync"
                 )

@@ -39,7 +39,7 @@ def incomplete(missing: Iterable[ValueSpec[Any]]) -> bytes:
     missing = list(missing)
     if not missing:
         # The runtime would register nothing and resend the batch forever (protocol.md §1.10).
-        raise ValueError("an IncompleteInvocationContext must name at least one missing spec")
+        raise DefinitionError("an IncompleteInvocationContext must name at least one missing spec")
     response = FromFunction()
     context = response.incomplete_invocation_context
     for spec in missing:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, Protocol, TypeVar
 
 from ._effects import Result
 from ._errors import DefinitionError
 from ._message import Message
 from ._spec import ValueSpec
 from ._state import State
-from ._type import Type
+from ._type import Type, TypeUnion, members
 from ._typename import split_strict
 
 __all__ = ("Function", "Functions")
 
-A = TypeVar("A")
-B = TypeVar("B")
-C = TypeVar("C")
-D = TypeVar("D")
 M = TypeVar("M")
 
 # The registry holds functions of many message types; it only ever calls them
@@ -42,17 +38,16 @@ class Binder(Protocol[M]):
 
 @dataclass(frozen=True, slots=True)
 class Function:
-    """A registered function: its type, what it accepts, what state it keeps."""
+    """A registered function: its type, the function itself, what it accepts, what state it keeps.
+
+    >>> functions.get("example/person")
+    Function(typename='example/person', accepts=(Type('example/GreetRequest', JsonSerde(GreetRequest)),), specs=(ValueSpec('visits', 'io.statefun.types/int'),))
+    """
 
     typename: str
     fn: AnyFunction = field(repr=False)
     accepts: tuple[Type[Any], ...]
     specs: tuple[ValueSpec[Any], ...]
-    # typename -> Type, for the decoding of every incoming message
-    types: dict[str, Type[Any]] = field(repr=False, compare=False)
-    spec_map: dict[str, ValueSpec[Any]] = field(repr=False, compare=False)
-    # missing spec names -> serialized IncompleteInvocationContext
-    incomplete_cache: dict[tuple[str, ...], bytes] = field(repr=False, compare=False)
 
 
 class Functions:
@@ -73,50 +68,13 @@ class Functions:
         self._functions: dict[str, Function] = {}
         self._frozen = False
 
-    @overload
-    def bind(
-        self, typename: str, *, accepts: Type[A], specs: Sequence[ValueSpec[Any]] = ()
-    ) -> Binder[A]: ...
-
-    @overload
-    def bind(
-        self, typename: str, *, accepts: tuple[Type[A]], specs: Sequence[ValueSpec[Any]] = ()
-    ) -> Binder[A]: ...
-
-    @overload
     def bind(
         self,
         typename: str,
         *,
-        accepts: tuple[Type[A], Type[B]],
+        accepts: Type[M] | TypeUnion[M],
         specs: Sequence[ValueSpec[Any]] = (),
-    ) -> Binder[A | B]: ...
-
-    @overload
-    def bind(
-        self,
-        typename: str,
-        *,
-        accepts: tuple[Type[A], Type[B], Type[C]],
-        specs: Sequence[ValueSpec[Any]] = (),
-    ) -> Binder[A | B | C]: ...
-
-    @overload
-    def bind(
-        self,
-        typename: str,
-        *,
-        accepts: tuple[Type[A], Type[B], Type[C], Type[D]],
-        specs: Sequence[ValueSpec[Any]] = (),
-    ) -> Binder[A | B | C | D]: ...
-
-    def bind(
-        self,
-        typename: str,
-        *,
-        accepts: Type[Any] | tuple[Type[Any], ...],
-        specs: Sequence[ValueSpec[Any]] = (),
-    ) -> Binder[Any]:
+    ) -> Binder[M]:
         """Register the decorated function as function type ``typename``.
 
         Parameters
@@ -124,8 +82,9 @@ class Functions:
         typename
             The function type, ``<namespace>/<name>``, as module.yaml routes it.
         accepts
-            The :class:`Type` of the messages it handles, or a tuple of them; the
-            function then receives ``Message[A | B]`` and may ``match`` on the value.
+            The :class:`Type` of the messages it handles, or several joined with
+            ``|`` (``ADD | REMOVE``); the function then receives
+            ``Message[Add | Remove]`` and may ``match`` on the value.
         specs
             The :class:`ValueSpec`\\ s of its state. The runtime is asked to
             register them on first contact; only these may be read or written.
@@ -136,19 +95,17 @@ class Functions:
         split_strict(typename, "function typename")
         if typename in self._functions:
             raise DefinitionError(f"function `{typename}` is already registered")
-        accepted = accepts if isinstance(accepts, tuple) else (accepts,)
-        if not accepted:
-            raise DefinitionError(f"function `{typename}`: `accepts` needs at least one Type")
-        types: dict[str, Type[Any]] = {}
-        for t in accepted:
-            if not isinstance(t, Type):
-                raise DefinitionError(
-                    f"function `{typename}`: accepts must hold statefun Types,"
-                    f" got `{type(t).__name__}`"
-                )
-            if t.typename in types:
-                raise DefinitionError(f"function `{typename}` accepts `{t.typename}` twice")
-            types[t.typename] = t
+        if isinstance(accepts, tuple):
+            raise DefinitionError(
+                f"function `{typename}`: join the accepted types with `|`"
+                " (accepts=A | B), not a tuple"
+            )
+        if not isinstance(accepts, (Type, TypeUnion)):
+            raise DefinitionError(
+                f"function `{typename}`: accepts must be a statefun Type or Types joined"
+                f" with `|`, got `{type(accepts).__name__}`"
+            )
+        accepted = members(accepts)
         spec_map: dict[str, ValueSpec[Any]] = {}
         for spec in specs:
             if not isinstance(spec, ValueSpec):
@@ -174,9 +131,6 @@ class Functions:
                 fn=fn,
                 accepts=accepted,
                 specs=tuple(spec_map.values()),
-                types=types,
-                spec_map=spec_map,
-                incomplete_cache={},
             )
             return fn
 

@@ -5,20 +5,56 @@ from __future__ import annotations
 import re
 from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, ParamSpec, Protocol, TypeVar
 
 from ._errors import DefinitionError
-from ._type import Type
+from ._millis import ONE_MS
+from ._type import Decoder, Encoder, Type
 from ._typename import split_strict
 
-__all__ = ("ValueSpec",)
+__all__ = ("ReadableSpec", "ValueSpec", "WritableSpec")
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+P = ParamSpec("P")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ONE_MS = timedelta(milliseconds=1)
 
 ExpireMode = Literal["none", "after_write", "after_call"]
+
+
+# ValueSpec is invariant, as set() must be strict. Reading goes through a
+# covariant view instead, so `x: object = state.get(COUNT)` and f"{state.get(COUNT)}"
+# type-check: inferring T from that wider context must not make ValueSpec[int]
+# a mismatch. Writing goes through the encoder's parameters (see _type.Encoder).
+
+
+class ReadableSpec(Protocol[T_co]):
+    """A :class:`ValueSpec` as ``State.get`` sees it: a ``ValueSpec[int]`` reads as an ``object``."""
+
+    @property
+    def name(self) -> str:
+        """The state's name."""
+        ...
+
+    @property
+    def type(self) -> Decoder[T_co]:
+        """What decodes its values."""
+        ...
+
+
+class WritableSpec(Protocol[P]):
+    """A :class:`ValueSpec` as ``State.set`` sees it: through what its encoder takes."""
+
+    @property
+    def name(self) -> str:
+        """The state's name."""
+        ...
+
+    @property
+    def type(self) -> Encoder[P]:
+        """What encodes its values."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -73,7 +109,7 @@ class ValueSpec(Generic[T]):
                     f"ValueSpec `{self.name}`: {option} must be a timedelta,"
                     f" got `{type(value).__name__}`"
                 )
-            if value < _ONE_MS:
+            if value < ONE_MS:
                 raise DefinitionError(
                     f"ValueSpec `{self.name}`: {option}={value!r} must be at least 1 millisecond;"
                     " leave it out for no expiry"
@@ -100,4 +136,4 @@ class ValueSpec(Generic[T]):
     def expire_after_millis(self) -> int:
         """The expiry in whole milliseconds, 0 when there is none."""
         delay = self.expire_after_write or self.expire_after_call
-        return 0 if delay is None else delay // _ONE_MS
+        return 0 if delay is None else delay // ONE_MS

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TypeVar, final
+from typing import Any, ParamSpec, TypeVar, final
 
-from ._errors import UndeclaredState
+from ._errors import DefinitionError, UndeclaredState
 from ._slots import slot_setter
-from ._spec import ValueSpec
+from ._spec import ReadableSpec, ValueSpec, WritableSpec
 
 __all__ = ("State",)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _Absent:
@@ -78,7 +79,7 @@ class State:
     _origin: Origin
 
     def __init__(self) -> None:
-        raise TypeError("build a State with State.of(*specs)")
+        raise DefinitionError("build a State with State.of(*specs)")
 
     @classmethod
     def of(cls, *specs: ValueSpec[Any]) -> State:
@@ -90,34 +91,45 @@ class State:
         declared: dict[str, ValueSpec[Any]] = {}
         for spec in specs:
             if not isinstance(spec, ValueSpec):
-                raise TypeError(f"State.of takes ValueSpecs, got `{type(spec).__name__}`")
+                raise DefinitionError(f"State.of takes ValueSpecs, got `{type(spec).__name__}`")
             if spec.name in declared and declared[spec.name] != spec:
-                raise ValueError(f"State.of: two different specs are named `{spec.name}`")
+                raise DefinitionError(f"State.of: two different specs are named `{spec.name}`")
             declared[spec.name] = spec
         return _make(declared, {}, _EMPTY_ORIGIN)
 
     # get/set/delete run several times per message: the declared spec is almost
     # always the very object passed in, so `is` decides before _check is called.
 
-    def get(self, spec: ValueSpec[T]) -> T | None:
+    def get(self, spec: ReadableSpec[T]) -> T | None:
         """Return the value of ``spec``, or ``None`` if it has none."""
         name = spec.name
-        if self._specs.get(name) is not spec:
-            self._check(spec)
+        declared = self._specs.get(name)
+        if declared is not spec:
+            declared = self._check(spec)
         value = self._values.get(name, _UNWRITTEN)
         if value is _UNWRITTEN:
-            value = self._origin.value(spec)
+            value = self._origin.value(declared)
         return None if value is ABSENT else value  # type: ignore[return-value]
 
-    def set(self, spec: ValueSpec[T], value: T) -> State:
-        """Return a copy of this State with ``spec`` set to ``value``."""
+    def set(self, spec: WritableSpec[P], *value: P.args, **_: P.kwargs) -> State:
+        """Return a copy of this State with ``spec`` set to ``value``: ``state.set(VISITS, 3)``.
+
+        ``value`` must be of the spec's type. (It is typed through the spec's
+        encoder so that mypy names both types on a mismatch: ``Argument 2 to
+        "set" of "State" has incompatible type "str"; expected "int"``.)
+        """
         name = spec.name
-        if self._specs.get(name) is not spec:
+        given: object = spec  # mypy cannot relate the ParamSpec protocol to ValueSpec
+        if self._specs.get(name) is not given:
             self._check(spec)
-        if value is None:
-            raise ValueError(f"State.set(`{name}`, None): use State.delete to remove a value")
+        if len(value) != 1 or _:
+            raise DefinitionError(
+                f"State.set(`{name}`, ...) takes one value after the spec, got {_count(value, _)}"
+            )
+        if value[0] is None:
+            raise DefinitionError(f"State.set(`{name}`, None): use State.delete to remove a value")
         values = self._values.copy()
-        values[name] = value
+        values[name] = value[0]
         return _make(self._specs, values, self._origin)
 
     def delete(self, spec: ValueSpec[Any]) -> State:
@@ -133,12 +145,16 @@ class State:
         """The specs this State declares, in declaration order."""
         return tuple(self._specs.values())
 
-    def _check(self, spec: ValueSpec[Any]) -> None:
+    def _check(self, spec: object) -> ValueSpec[Any]:
+        """The declared spec equal to ``spec``; raises if there is none."""
+        if not isinstance(spec, ValueSpec):
+            raise DefinitionError(f"State takes ValueSpecs, got `{type(spec).__name__}`")
         declared = self._specs.get(spec.name)
         if declared != spec:
             if declared is None:
                 raise UndeclaredState(spec.name, tuple(self._specs))
             raise UndeclaredState(spec.name, tuple(self._specs), declared_as=declared, given=spec)
+        return declared
 
     def _items(self) -> Iterator[tuple[str, object]]:
         for name, spec in self._specs.items():
@@ -160,6 +176,13 @@ class State:
 
 
 _UNWRITTEN = object()
+
+
+def _count(args: tuple[object, ...], kwargs: dict[str, object]) -> str:
+    given = len(args) + len(kwargs)
+    return f"{given} value{'s' if given != 1 else ''}" + (
+        f" (keywords {', '.join(kwargs)})" if kwargs else ""
+    )
 
 
 _new = object.__new__

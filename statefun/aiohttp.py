@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ._errors import InvalidResult, InvocationFailed, RequestError
+from ._errors import DefinitionError, InvalidResult, InvocationFailed, RequestError
 from ._handler import Handler
 from ._registry import Functions
+from ._text import one_line
 
 __all__ = ("DEFAULT_MAX_BODY_SIZE", "make_app", "make_handler")
 
@@ -47,13 +48,15 @@ def make_handler(functions: Functions) -> Callable[[web.Request], Awaitable[web.
         try:
             answer = await handler.handle(body)
         except RequestError as exc:
-            return web.Response(status=exc.status, text=f"{exc}\n")
+            return web.Response(status=exc.status, text=f"{one_line(str(exc))}\n")
         except (InvocationFailed, InvalidResult) as exc:
-            logger.error("%s", exc, exc_info=exc.__cause__ or exc)
-            return web.Response(status=500, text=f"{exc}\n")
+            reason = one_line(str(exc))
+            logger.error("%s", reason, exc_info=exc.__cause__ or exc)
+            return web.Response(status=500, text=f"{reason}\n")
         except Exception as exc:
-            logger.exception("statefun: failed to answer a request: %s", exc)
-            return web.Response(status=500, text=f"{type(exc).__name__}: {exc}\n")
+            reason = one_line(f"{type(exc).__name__}: {exc}")
+            logger.exception("statefun: failed to answer a request: %s", reason)
+            return web.Response(status=500, text=f"{reason}\n")
         return web.Response(body=answer, content_type=_OCTET_STREAM)
 
     return handle
@@ -78,9 +81,9 @@ def make_app(
         Defaults to the runtime's own 32 MiB limit.
     """
     if not path.startswith("/"):
-        raise ValueError(f"path {path!r} must start with '/'")
+        raise DefinitionError(f"path {path!r} must start with '/'")
     if max_body_size < 1:
-        raise ValueError(f"max_body_size={max_body_size!r} must be positive")
+        raise DefinitionError(f"max_body_size={max_body_size!r} must be positive")
     app = web.Application(client_max_size=max_body_size)
     app.router.add_post(path, make_handler(functions))
     return app

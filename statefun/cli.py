@@ -9,47 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
-import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 
 from ._registry import Functions
+from .loader import CliError, load_functions
 
-__all__ = ("load_functions", "main")
-
-
-class CliError(Exception):
-    """A problem with the command line, reported as one line and exit status 2."""
-
-
-def load_functions(target: str) -> Functions:
-    """Import ``module.path:attribute`` and return the Functions registry it names."""
-    module_name, colon, attribute = target.partition(":")
-    if not colon or not module_name or not attribute:
-        raise CliError(
-            f"expected MODULE:ATTRIBUTE (e.g. examples.greeter.functions:functions), got {target!r}"
-        )
-    # Like uvicorn: modules in the working directory are importable.
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise CliError(f"cannot import module {module_name!r}: {exc}") from None
-        raise
-    try:
-        value = getattr(module, attribute)
-    except AttributeError:
-        raise CliError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(value, Functions):
-        raise CliError(
-            f"{target} is a {type(value).__name__}, expected a statefun.Functions registry"
-        )
-    return value
+__all__ = ("main",)
 
 
 async def _serve(functions: Functions, host: str, port: int, path: str, max_body_size: int) -> None:
@@ -132,7 +101,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``statefun`` command; returns the exit status."""
+    """Run the ``statefun`` command; returns the exit status.
+
+    The one place that reports errors: a :class:`statefun.loader.CliError` as one
+    line, ``statefun: error: ...``, with its status (2 for bad input); any other
+    exception (a function raised in ``statefun run``) with its traceback, status 1.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -140,9 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except CliError as exc:
         print(f"statefun: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the traceback, with the note that says which message caused it
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

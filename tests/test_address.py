@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from statefun import Address, InvalidTypeName
+from statefun import Address, DefinitionError, InvalidTypeName
 
 
 class TestAddress:
@@ -47,6 +47,6 @@ class TestAddress:
         assert Address("example/greeter", "").id == ""
 
     def test_id_must_be_a_str(self) -> None:
-        with pytest.raises(TypeError) as info:
+        with pytest.raises(DefinitionError) as info:
             Address("example/greeter", 1)  # type: ignore[arg-type]
         assert str(info.value) == "Address id must be a `str`, got `int`"

@@ -13,8 +13,18 @@ from aiohttp import ClientSession, web
 
 from examples.greeter.functions import GREET, GreetRequest
 from examples.greeter.functions import functions as greeter_functions
-from statefun import INT, Address, Functions, Message, Result, Send, State, ValueSpec
-from statefun._generated.request_reply_pb2 import FromFunction
+from statefun import (
+    INT,
+    Address,
+    DefinitionError,
+    Functions,
+    Message,
+    Result,
+    Send,
+    State,
+    ValueSpec,
+)
+from statefun._generated.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 from statefun.aiohttp import make_app
 from tests.wire.builders import call, request, typed
 
@@ -133,9 +143,9 @@ class TestAnswers:
         assert status == 200
 
     def test_bad_options_are_rejected(self) -> None:
-        with pytest.raises(ValueError, match="must start with '/'"):
+        with pytest.raises(DefinitionError, match="must start with '/'"):
             make_app(greeter_functions, path="statefun")
-        with pytest.raises(ValueError, match="must be positive"):
+        with pytest.raises(DefinitionError, match="must be positive"):
             make_app(greeter_functions, max_body_size=0)
 
 
@@ -183,36 +193,34 @@ class TestFunctionErrors:
         assert str(record.exc_info[1]) == "three is not allowed"
 
 
-class TestFairness:
-    def test_a_small_request_is_answered_during_a_huge_batch(self) -> None:
-        started = asyncio.Event()
+class TestConcurrentRequests:
+    def test_a_small_request_and_a_huge_batch_are_both_answered(self) -> None:
+        # Which finishes first is the event loop's business (tests/test_handler.py
+        # checks the turns a huge batch gives away); over HTTP, both must be right.
         functions = Functions()
 
         @functions.bind("test/count", accepts=INT, specs=[COUNT])
         def count(state: State, msg: Message[int]) -> Result:
-            started.set()  # lets the test send the small request while the batch runs
             return Result(state.set(COUNT, (state.get(COUNT) or 0) + msg.value))
 
         one = call(typed(INT, 1))
         huge = request(Address("test/count", "big"), *[one] * 10_000, state={"count": None})
         small = request(Address("test/count", "small"), one, state={"count": None})
 
-        async def go() -> list[str]:
-            finished: list[str] = []
+        async def go() -> list[int | None]:
             async with serving(make_app(functions)) as (base, session):
+                answers = await asyncio.gather(
+                    post(session, base + "/statefun", huge),
+                    post(session, base + "/statefun", small),
+                )
+            counts: list[int | None] = []
+            for status, _, body in answers:
+                assert status == 200
+                [mutation] = FromFunction.FromString(body).invocation_result.state_mutations
+                counts.append(INT.decode(mutation.state_value.value))
+            return counts
 
-                async def send(name: str, body: bytes) -> None:
-                    status, _, _ = await post(session, base + "/statefun", body)
-                    assert status == 200
-                    finished.append(name)
-
-                big_task = asyncio.create_task(send("huge", huge))
-                await asyncio.wait_for(started.wait(), 30)
-                await asyncio.wait_for(send("small", small), 30)
-                await asyncio.wait_for(big_task, 60)
-            return finished
-
-        assert asyncio.run(go()) == ["small", "huge"]
+        assert asyncio.run(go()) == [10_000, 1]
 
 
 class TestUnknownMessageType:
@@ -250,3 +258,52 @@ class TestResultErrors:
         [record] = [r for r in caplog.records if r.name == "statefun"]
         assert record.exc_info is not None
         assert type(record.exc_info[1]).__name__ == "SerdeError"
+
+
+class TestTextFromTheRequestStaysOnOneLine:
+    """A typename or id from the request cannot split an answer or a log record."""
+
+    FORGED = "example/GreetRequest\nERROR statefun: forged line"
+
+    def test_an_unknown_function_type(self) -> None:
+        target = Address("example/person", "Ana")
+        body = request(target, GREET_ANA)
+        raw = ToFunction.FromString(body)
+        raw.invocation.target.type = "person\r\nX-Injected: 1"
+        status, _, answer = run(fresh_greeter(), raw.SerializeToString())
+        assert (status, answer) == (
+            404,
+            b"no function is registered for `example/person\\r\\nX-Injected: 1`\n",
+        )
+
+    def test_an_unknown_message_type_is_one_line_in_the_body_and_the_log(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        argument = TypedValue(typename=self.FORGED, has_value=True, value=b"{}")
+        body = request(Address("example/person", "Ana\n2"), call(argument), state={"visits": None})
+        with caplog.at_level(logging.ERROR, logger="statefun"):
+            status, _, answer = run(fresh_greeter(), body)
+        expected = (
+            "function `example/person` id='Ana\\n2' failed on"
+            " `example/GreetRequest\\nERROR statefun: forged line` (message 1 of 1):"
+            " UnknownMessageType: function `example/person` cannot handle"
+            " `example/GreetRequest\\nERROR statefun: forged line`;"
+            " it accepts `example/GreetRequest`"
+        )
+        assert (status, answer.decode()) == (500, expected + "\n")
+        [record] = [r for r in caplog.records if r.name == "statefun"]
+        assert record.getMessage() == expected
+
+    def test_a_function_error_with_a_multiline_message(self) -> None:
+        functions = Functions()
+
+        @functions.bind("test/multiline", accepts=INT)
+        def multiline(state: State, msg: Message[int]) -> Result:
+            raise ValueError("first line\nsecond line\u2028third")
+
+        status, _, answer = run(
+            make_app(functions), request(Address("test/multiline", "m"), call(typed(INT, 1)))
+        )
+        assert status == 500
+        assert answer.count(b"\n") == 1 and answer.endswith(b"\n")
+        assert b"first line\\nsecond line\\u2028third" in answer

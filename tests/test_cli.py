@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import http.client
 import signal
 import socket
@@ -28,10 +29,10 @@ def free_port() -> int:
         return port
 
 
-def statefun(*args: str) -> subprocess.CompletedProcess[str]:
+def statefun(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "statefun", *args],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -153,6 +154,15 @@ class TestBadCommandLines:
             " expected a statefun.Functions registry\n"
         )
 
+    def test_a_module_whose_own_imports_fail(self, tmp_path: Path) -> None:
+        (tmp_path / "needs_libfoo.py").write_text('raise ImportError("libfoo is not installed")\n')
+        done = statefun("serve", "needs_libfoo:functions", cwd=tmp_path)
+        assert done.returncode == 2
+        assert done.stderr == (
+            "statefun: error: module 'needs_libfoo' failed to import:"
+            " ImportError: libfoo is not installed\n"
+        )
+
     def test_port_in_use(self) -> None:
         with socket.socket() as busy:
             busy.bind(("127.0.0.1", 0))
@@ -161,3 +171,29 @@ class TestBadCommandLines:
             done = statefun("serve", "examples.greeter.functions:functions", "--port", str(port))
         assert done.returncode == 2
         assert done.stderr.startswith(f"statefun: error: cannot listen on 127.0.0.1:{port}")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function, as absolute names."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_commands_import_each_other_one_way() -> None:
+    """`main` loads `statefun run`; the command modules share only the leaf statefun.loader."""
+    cli = imported_modules(ROOT / "statefun" / "cli.py")
+    run = imported_modules(ROOT / "statefun" / "local" / "_cli.py")
+    loader = imported_modules(ROOT / "statefun" / "loader.py")
+    assert {"statefun.local._cli", "statefun.loader"} <= cli
+    assert "statefun.loader" in run
+    assert "statefun.cli" not in run
+    assert not {m for m in loader if m.startswith(("statefun.cli", "statefun.local"))}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -98,6 +99,22 @@ class TestSend:
         assert str(info.value) == (
             "Send: type must be a statefun Type (e.g. INT, json_type(...)), got `type`"
         )
+
+    # The value is a star-parameter, for mypy's sake (statefun._type.Encoder):
+    # a call with another number of values must still fail, and say so.
+    def test_exactly_one_value(self) -> None:
+        calls: list[Callable[[], object]] = [
+            lambda: Send(PEER, INT),  # type: ignore[call-arg]
+            lambda: Send(PEER, INT, 1, 2),  # type: ignore[call-arg]
+            lambda: Send(PEER, INT, value=1),  # type: ignore[call-arg]
+        ]
+        for call in calls:
+            with pytest.raises(DefinitionError) as info:
+                call()
+            assert str(info.value).startswith("Send: expected one value after the type, got ")
+        with pytest.raises(DefinitionError) as info:
+            Egress("example/out", INT)  # type: ignore[call-arg]
+        assert str(info.value) == "Egress: expected one value after the type, got 0"
 
 
 class TestSendAfter:

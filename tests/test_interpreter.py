@@ -245,7 +245,7 @@ class TestAStateBuiltFromScratch:
 
 class TestIncomplete:
     def test_never_empty(self) -> None:
-        with pytest.raises(ValueError) as info:
+        with pytest.raises(DefinitionError) as info:
             incomplete([])
         assert (
             str(info.value) == "an IncompleteInvocationContext must name at least one missing spec"

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 
 from statefun import (
+    BOOL,
+    DOUBLE,
+    FLOAT,
     INT,
+    LONG,
     STRING,
     Address,
     DefinitionError,
@@ -20,6 +24,7 @@ from statefun import (
     Result,
     State,
     ValueSpec,
+    custom_type,
 )
 
 VISITS = ValueSpec("visits", INT)
@@ -36,7 +41,7 @@ class TestBind:
 
     def test_records_what_was_declared(self) -> None:
         functions = Functions()
-        functions.bind("example/f", accepts=(INT, STRING), specs=[VISITS])(noop)
+        functions.bind("example/f", accepts=INT | STRING, specs=[VISITS])(noop)
         function = functions.get("example/f")
         assert function is not None
         assert (function.typename, function.fn, function.accepts, function.specs) == (
@@ -46,20 +51,29 @@ class TestBind:
             (VISITS,),
         )
         assert function == Function(
-            typename="example/f",
-            fn=noop,
-            accepts=(INT, STRING),
-            specs=(VISITS,),
-            types={},
-            spec_map={},
-            incomplete_cache={},
+            typename="example/f", fn=noop, accepts=(INT, STRING), specs=(VISITS,)
+        )
+        assert repr(function) == (
+            "Function(typename='example/f', accepts=(Type('io.statefun.types/int', IntSerde()),"
+            " Type('io.statefun.types/string', StringSerde())),"
+            " specs=(ValueSpec('visits', 'io.statefun.types/int'),))"
         )
 
-    def test_a_single_type_or_a_tuple(self) -> None:
+    def test_a_single_type_or_a_union_of_any_length(self) -> None:
         functions = Functions()
         functions.bind("example/a", accepts=INT)(noop)
-        functions.bind("example/b", accepts=(INT,))(noop)
-        assert [f.accepts for f in functions] == [(INT,), (INT,)]
+        functions.bind("example/b", accepts=INT | STRING | BOOL | LONG | DOUBLE | FLOAT)(noop)
+        assert [f.accepts for f in functions] == [
+            (INT,),
+            (INT, STRING, BOOL, LONG, DOUBLE, FLOAT),
+        ]
+
+    def test_a_tuple_is_refused_with_the_spelling_to_use(self) -> None:
+        with pytest.raises(DefinitionError) as info:
+            Functions().bind("example/f", accepts=(INT, STRING))  # type: ignore[arg-type]
+        assert str(info.value) == (
+            "function `example/f`: join the accepted types with `|` (accepts=A | B), not a tuple"
+        )
 
     def test_lookup_and_container_protocol(self) -> None:
         functions = Functions()
@@ -118,22 +132,24 @@ class TestRefused:
             str(info.value) == f"function typename {typename!r} is not a valid typename: {reason}"
         )
 
-    def test_accepts_needs_a_type(self) -> None:
-        with pytest.raises(DefinitionError) as info:
-            Functions().bind("example/f", accepts=())  # type: ignore[arg-type]
-        assert str(info.value) == "function `example/f`: `accepts` needs at least one Type"
-
     def test_accepts_holds_types(self) -> None:
         with pytest.raises(DefinitionError) as info:
-            Functions().bind("example/f", accepts=int)  # type: ignore[call-overload]
-        assert (
-            str(info.value) == "function `example/f`: accepts must hold statefun Types, got `type`"
+            Functions().bind("example/f", accepts=int)  # type: ignore[arg-type]
+        assert str(info.value) == (
+            "function `example/f`: accepts must be a statefun Type or Types joined with `|`,"
+            " got `type`"
         )
 
     def test_a_typename_accepted_twice(self) -> None:
         with pytest.raises(DefinitionError) as info:
-            Functions().bind("example/f", accepts=(INT, INT))
-        assert str(info.value) == "function `example/f` accepts `io.statefun.types/int` twice"
+            Functions().bind("example/f", accepts=INT | STRING | INT)
+        assert str(info.value) == "`io.statefun.types/int` is in the union twice"
+
+    def test_two_types_with_one_typename(self) -> None:
+        other = custom_type("io.statefun.types/int", encode=str.encode, decode=bytes.decode)
+        with pytest.raises(DefinitionError) as info:
+            INT | other  # noqa: B018
+        assert str(info.value) == "`io.statefun.types/int` is in the union twice"
 
     def test_specs_must_be_value_specs(self) -> None:
         with pytest.raises(DefinitionError) as info:

@@ -12,6 +12,7 @@ from statefun import (
     INT,
     LONG,
     STRING,
+    DefinitionError,
     State,
     StateError,
     StateTypeMismatch,
@@ -45,9 +46,35 @@ class TestReadAndWrite:
     def test_zero_is_a_value(self) -> None:
         assert State.of(VISITS).set(VISITS, 0).get(VISITS) == 0
 
+    def test_exactly_one_value(self) -> None:
+        state = State.of(VISITS)
+        with pytest.raises(DefinitionError) as info:
+            state.set(VISITS)  # type: ignore[call-arg]
+        assert (
+            str(info.value)
+            == "State.set(`visits`, ...) takes one value after the spec, got 0 values"
+        )
+        with pytest.raises(DefinitionError) as info:
+            state.set(VISITS, 1, 2)  # type: ignore[call-arg]
+        assert (
+            str(info.value)
+            == "State.set(`visits`, ...) takes one value after the spec, got 2 values"
+        )
+        with pytest.raises(DefinitionError) as info:
+            state.set(VISITS, value=1)  # type: ignore[call-arg]
+        assert str(info.value) == (
+            "State.set(`visits`, ...) takes one value after the spec, got 1 value (keywords value)"
+        )
+
+    def test_reading_in_a_wider_context(self) -> None:
+        state = State.of(VISITS).set(VISITS, 3)
+        wide: object = state.get(VISITS)  # type-checks: get() reads covariantly
+        assert wide == 3
+        assert f"{state.get(VISITS)}" == "3"
+
     def test_none_cannot_be_set(self) -> None:
-        with pytest.raises(ValueError) as info:
-            State.of(VISITS).set(VISITS, None)  # type: ignore[misc]
+        with pytest.raises(DefinitionError) as info:
+            State.of(VISITS).set(VISITS, None)  # type: ignore[arg-type]
         assert str(info.value) == "State.set(`visits`, None): use State.delete to remove a value"
 
     @given(st.lists(st.tuples(st.booleans(), st.integers(-(2**31), 2**31 - 1)), max_size=10))
@@ -115,17 +142,17 @@ class TestUndeclared:
 
 class TestConstruction:
     def test_only_through_of(self) -> None:
-        with pytest.raises(TypeError) as info:
+        with pytest.raises(DefinitionError) as info:
             State()
         assert str(info.value) == "build a State with State.of(*specs)"
 
     def test_of_takes_value_specs(self) -> None:
-        with pytest.raises(TypeError) as info:
+        with pytest.raises(DefinitionError) as info:
             State.of("visits")  # type: ignore[arg-type]
         assert str(info.value) == "State.of takes ValueSpecs, got `str`"
 
     def test_two_different_specs_with_one_name(self) -> None:
-        with pytest.raises(ValueError) as info:
+        with pytest.raises(DefinitionError) as info:
             State.of(VISITS, ValueSpec("visits", INT, expire_after_call=timedelta(seconds=1)))
         assert str(info.value) == "State.of: two different specs are named `visits`"
 

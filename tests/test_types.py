@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from statefun import InvalidTypeName, SerdeError, Type
+from statefun import (
+    BOOL,
+    DOUBLE,
+    FLOAT,
+    INT,
+    LONG,
+    STRING,
+    DefinitionError,
+    InvalidTypeName,
+    SerdeError,
+    Type,
+    TypeUnion,
+)
 
 
 class Reversed:
@@ -73,3 +85,50 @@ class TestType:
             broken.decode(b"xyz")
         assert str(decoding.value) == "`example/Broken`: cannot decode 3 bytes: 'bang'"
         assert isinstance(decoding.value.__cause__, KeyError)
+
+
+class TestTypeUnion:
+    def test_any_length_in_order(self) -> None:
+        union = INT | STRING | BOOL | LONG | DOUBLE | FLOAT
+        assert union.types == (INT, STRING, BOOL, LONG, DOUBLE, FLOAT)
+        assert list(union) == [INT, STRING, BOOL, LONG, DOUBLE, FLOAT]
+        assert len(union) == 6
+
+    def test_unions_join_unions(self) -> None:
+        assert (INT | STRING) | (BOOL | LONG) == INT | STRING | BOOL | LONG
+        assert INT | (STRING | BOOL) == INT | STRING | BOOL
+
+    def test_an_immutable_value(self) -> None:
+        assert INT | STRING == INT | STRING
+        assert INT | STRING != STRING | INT  # order is kept, and shown
+        assert hash(INT | STRING) == hash(INT | STRING)
+        with pytest.raises(AttributeError):
+            (INT | STRING).types = ()  # type: ignore[misc]
+        with pytest.raises(AttributeError):
+            (INT | STRING).extra = 1
+
+    def test_repr_reads_as_the_expression(self) -> None:
+        assert repr(INT | STRING) == (
+            "Type('io.statefun.types/int', IntSerde()) | Type('io.statefun.types/string', StringSerde())"
+        )
+
+    def test_one_typename_twice(self) -> None:
+        other = Type("io.statefun.types/string", Reversed())
+        with pytest.raises(DefinitionError) as info:
+            INT | STRING | other  # noqa: B018
+        assert str(info.value) == "`io.statefun.types/string` is in the union twice"
+
+    def test_only_types_join(self) -> None:
+        with pytest.raises(DefinitionError) as info:
+            INT | int  # noqa: B018
+        assert str(info.value) == (
+            "cannot join a `type` to a union of statefun Types;"
+            " every part of `A | B` must be a Type (e.g. INT, json_type(...))"
+        )
+        with pytest.raises(DefinitionError):
+            (INT | STRING) | "io.statefun.types/bool"  # type: ignore[operator]  # noqa: B018
+
+    def test_built_only_with_or(self) -> None:
+        with pytest.raises(DefinitionError) as info:
+            TypeUnion()
+        assert str(info.value) == "build a TypeUnion with `|`, e.g. ADD | REMOVE"

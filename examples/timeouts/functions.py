@@ -61,7 +61,7 @@ TOPIC = "timeouts-out"
 functions = Functions()
 
 
-@functions.bind("example/timeouts", accepts=(COMMAND, REMINDER), specs=[PENDING])
+@functions.bind("example/timeouts", accepts=COMMAND | REMINDER, specs=[PENDING])
 def timeouts(state: State, msg: Message[Command | Reminder]) -> Result:
     """Schedule, cancel, or report a reminder."""
     pending = state.get(PENDING) or ()

@@ -28,7 +28,7 @@ from ._errors import (
     StateFailure,
 )
 from ._module import Module
-from ._records import EgressRecord, IngressRecord, PendingTimer
+from ._records import EgressRecord, IngressRecord, PendingTimer, RawMessage
 from ._runtime import AsyncLocalRuntime, LocalRuntime, run_module
 from ._transport import HttpTransport, InProcess, MockTransport, Transport
 
@@ -48,6 +48,7 @@ __all__ = (
     "ModuleError",
     "NotIdle",
     "PendingTimer",
+    "RawMessage",
     "RealClock",
     "RoutingFailure",
     "RuntimeFailure",

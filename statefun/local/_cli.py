@@ -12,6 +12,11 @@ its JSON bytes), or with ``"text": "..."`` (UTF-8 bytes) or ``"base64": "..."``
 instead of ``value``. ``{"sleep": SECONDS}`` lets time pass. The command exits
 0 when stdin has ended and no work or timer is left; 1 when the runtime would
 fail the job or a function raises; 2 for a bad module, option or input line.
+
+Each record is delivered and run until idle before the next line is read
+(timers not yet due stay pending), the rule :func:`statefun.local.run_module`
+follows too. Timers fire on real time, or with ``--virtual-clock`` on a clock
+that moves only at ``sleep`` lines and, once stdin ends, from timer to timer.
 """
 
 from __future__ import annotations
@@ -23,11 +28,11 @@ import binascii
 import json
 import sys
 import threading
-import traceback
 from datetime import timedelta
 from typing import IO, Any
 
 from .._effects import KafkaRecord, KinesisRecord
+from ..loader import CliError, load_functions
 from ._clock import RealClock, VirtualClock
 from ._errors import ModuleError, RuntimeFailure
 from ._module import Module
@@ -35,10 +40,6 @@ from ._records import EgressRecord, decode_egress
 from ._runtime import DEFAULT_MAX_REQUESTS, AsyncLocalRuntime
 
 __all__ = ("add_arguments", "run")
-
-
-class _BadInput(Exception):
-    """An input line that is not a record; reported with its line number."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--virtual-clock",
         action="store_true",
-        help="run timers on a virtual clock: `sleep` lines and the end of input move it, nobody waits",
+        help="run timers on a virtual clock, nobody waits: a `sleep` line moves it at once, firing"
+        " the timers that fall due on the way; once stdin ends it jumps from timer to timer until"
+        " none is left (default: timers fire on real time)",
     )
     parser.add_argument(
         "--max-requests",
@@ -66,14 +69,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``statefun run`` with parsed ``args``; returns the exit status."""
-    from ..cli import load_functions
+    """Run ``statefun run`` with parsed ``args``; returns 0 once all is done.
 
+    Raises :class:`CliError` for a bad module, registry or input line (status 2)
+    and where the runtime would fail the job (status 1); a function's own
+    exception propagates, with a note saying which message caused it.
+    """
     try:
         module = Module.load(args.module_yaml)
     except ModuleError as exc:
-        print(f"statefun: error: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(str(exc)) from None
     functions = load_functions(args.functions) if args.functions else None
     virtual = bool(args.virtual_clock)
     runtime = AsyncLocalRuntime(
@@ -85,14 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_main(runtime, virtual, sys.stdin, sys.stdout))
     except RuntimeFailure as exc:
-        print(f"statefun: the runtime would fail the job: {exc}", file=sys.stderr)
-        return 1
-    except _BadInput as exc:
-        print(f"statefun: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a function raised: show its own traceback, with our note
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        return 1
+        raise CliError(f"the runtime would fail the job: {exc}", status=1) from exc
 
 
 async def _main(runtime: AsyncLocalRuntime, virtual: bool, source: IO[str], out: IO[str]) -> int:
@@ -176,35 +174,35 @@ def _parse(line: str, number: int) -> tuple[str, str | None, bytes] | timedelta:
     try:
         item: dict[str, Any] | list[Any] | str | int | float | bool | None = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise _BadInput(f"line {number}: not JSON: {exc}") from None
+        raise CliError(f"line {number}: not JSON: {exc}") from None
     if not isinstance(item, dict):
-        raise _BadInput(f"line {number}: expected a JSON object, got {line.strip()!r}")
+        raise CliError(f"line {number}: expected a JSON object, got {line.strip()!r}")
     if "sleep" in item:
         seconds = item["sleep"]
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-            raise _BadInput(f"line {number}: `sleep` must be a non-negative number of seconds")
+            raise CliError(f"line {number}: `sleep` must be a non-negative number of seconds")
         return timedelta(seconds=seconds)
     topic = item.get("topic")
     if not isinstance(topic, str) or not topic:
-        raise _BadInput(f"line {number}: `topic` must be a non-empty string")
+        raise CliError(f"line {number}: `topic` must be a non-empty string")
     key = item.get("key")
     if key is not None and not isinstance(key, str):
-        raise _BadInput(f"line {number}: `key` must be a string (the target id), got {key!r}")
+        raise CliError(f"line {number}: `key` must be a string (the target id), got {key!r}")
     given = [name for name in ("value", "text", "base64") if name in item]
     if len(given) != 1:
-        raise _BadInput(f"line {number}: give exactly one of `value` (JSON), `text` or `base64`")
+        raise CliError(f"line {number}: give exactly one of `value` (JSON), `text` or `base64`")
     payload: Any = item[given[0]]
     if given[0] == "value":
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     elif not isinstance(payload, str):
-        raise _BadInput(f"line {number}: `{given[0]}` must be a string")
+        raise CliError(f"line {number}: `{given[0]}` must be a string")
     elif given[0] == "text":
         data = payload.encode("utf-8")
     else:
         try:
             data = base64.b64decode(payload, validate=True)
         except binascii.Error as exc:
-            raise _BadInput(f"line {number}: `base64` is not valid base64: {exc}") from None
+            raise CliError(f"line {number}: `base64` is not valid base64: {exc}") from None
     return topic, key, data
 
 
@@ -217,10 +215,11 @@ class _Printer:
         self.printed = 0
 
     def flush(self) -> None:
-        records = self.runtime.egress()
-        for record in records[self.printed :]:
+        # Only what is new: a long run must not copy its whole log on every line.
+        new = self.runtime.egress_since(self.printed)
+        for record in new:
             self.out.write(json.dumps(_to_json(record), ensure_ascii=False) + "\n")
-        self.printed = len(records)
+        self.printed += len(new)
         self.out.flush()
 
 

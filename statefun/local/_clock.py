@@ -11,9 +11,10 @@ import time
 from datetime import timedelta
 from typing import Protocol
 
-__all__ = ("Clock", "RealClock", "VirtualClock")
+from .._errors import DefinitionError
+from .._millis import ONE_MS
 
-_ONE_MS = timedelta(milliseconds=1)
+__all__ = ("Clock", "RealClock", "VirtualClock")
 
 
 class Clock(Protocol):
@@ -40,8 +41,8 @@ class VirtualClock:
 
     def __init__(self, start: timedelta = timedelta(0)) -> None:
         if start < timedelta(0):
-            raise ValueError(f"VirtualClock: start={start!r} must not be negative")
-        self._ms = start // _ONE_MS
+            raise DefinitionError(f"VirtualClock: start={start!r} must not be negative")
+        self._ms = start // ONE_MS
 
     def now_ms(self) -> int:
         return self._ms
@@ -54,8 +55,8 @@ class VirtualClock:
     def advance(self, delta: timedelta) -> None:
         """Move the clock forward by ``delta`` (whole milliseconds)."""
         if delta < timedelta(0):
-            raise ValueError(f"VirtualClock.advance: delta={delta!r} must not be negative")
-        self._ms += delta // _ONE_MS
+            raise DefinitionError(f"VirtualClock.advance: delta={delta!r} must not be negative")
+        self._ms += delta // ONE_MS
 
     def set_ms(self, ms: int) -> None:
         """Move the clock to ``ms``; it never goes back."""

@@ -29,7 +29,7 @@ from datetime import timedelta
 from google.protobuf.message import DecodeError
 
 from .._address import Address, trusted_address
-from .._errors import InvocationFailed, RequestError
+from .._errors import DefinitionError, InvocationFailed, RequestError
 from .._generated.kafka_egress_pb2 import KafkaProducerRecord
 from .._generated.kinesis_egress_pb2 import KinesisEgressRecord
 from .._generated.request_reply_pb2 import FromFunction, ToFunction
@@ -44,10 +44,10 @@ from ._errors import (
     StateFailure,
 )
 from ._module import Module, parse_runtime_typename
-from ._records import KAFKA_TYPENAME, KINESIS_TYPENAME, EgressRecord, PendingTimer
+from ._records import KAFKA_TYPENAME, KINESIS_TYPENAME, EgressRecord, PendingTimer, RawMessage
 from ._transport import Transport
 
-__all__ = ("Engine", "Invocation")
+__all__ = ("Engine",)
 
 UNSET_STATE_TYPE = "io.statefun.types/unset"
 
@@ -55,15 +55,6 @@ _MODIFY = FromFunction.PersistedValueMutation.MODIFY
 _DELETE = FromFunction.PersistedValueMutation.DELETE
 _AFTER_WRITE = FromFunction.ExpirationSpec.AFTER_WRITE
 _AFTER_INVOKE = FromFunction.ExpirationSpec.AFTER_INVOKE
-
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """One message on its way to a function: its argument and who sent it."""
-
-    typename: str
-    value: bytes
-    caller: Address | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +81,7 @@ class _Timer:
     due: int
     seq: int
     target: Address
-    invocation: Invocation
+    message: RawMessage
     sender: Address
     token: str | None
     cancelled: bool = False
@@ -99,11 +90,28 @@ class _Timer:
         return PendingTimer(
             due=timedelta(milliseconds=self.due),
             target=self.target,
-            typename=self.invocation.typename,
-            value=self.invocation.value,
+            typename=self.message.typename,
+            value=self.message.value,
             caller=self.sender,
             cancellation_token=self.token,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    """A checked delayed message: deliver ``message`` to ``target`` after ``delay_ms``."""
+
+    delay_ms: int
+    target: Address
+    message: RawMessage
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancel:
+    """A checked cancellation of the sender's pending message with ``token``."""
+
+    token: str
 
 
 @dataclass(slots=True)
@@ -111,11 +119,9 @@ class _Plan:
     """A checked response, ready to apply."""
 
     # `lambda: []`, not `list`: pyright types a bare `list` factory as list[Unknown].
-    messages: list[tuple[Address, Invocation]] = field(default_factory=lambda: [])
-    # A scheduled message (delay, target, message, token), or the token of a cancellation.
-    delayed: list[tuple[int, Address, Invocation, str | None] | str] = field(
-        default_factory=lambda: []
-    )
+    messages: list[tuple[Address, RawMessage]] = field(default_factory=lambda: [])
+    # In the response's order: a cancellation applies to what was scheduled before it.
+    delayed: list[_Schedule | _Cancel] = field(default_factory=lambda: [])
     egress: list[EgressRecord] = field(default_factory=lambda: [])
     mutations: list[tuple[str, bytes | None]] = field(default_factory=lambda: [])
 
@@ -143,9 +149,9 @@ class Engine:
         self.registered: dict[str, dict[str, _Registered]] = {}
         self.values: dict[Address, dict[str, _Stored]] = {}
         self.egress_log: list[EgressRecord] = []
-        self.mailbox: deque[tuple[Address, list[Invocation]]] = deque()
-        self.backlog: dict[Address, list[Invocation]] = {}
-        self.in_flight: deque[tuple[Address, list[Invocation]]] = deque()
+        self.mailbox: deque[tuple[Address, list[RawMessage]]] = deque()
+        self.backlog: dict[Address, list[RawMessage]] = {}
+        self.in_flight: deque[tuple[Address, list[RawMessage]]] = deque()
         self.busy: set[Address] = set()
         self.timers: list[tuple[int, int, _Timer]] = []
         self.tokens: dict[tuple[str, str], _Timer] = {}
@@ -153,16 +159,17 @@ class Engine:
 
     # -- input --------------------------------------------------------------
 
-    def deliver(self, target: Address, invocations: list[Invocation], where: str) -> None:
-        """Queue ``invocations`` for ``target``; fails like the runtime's routing would."""
-        if not self.serves(target.typename):
-            raise RoutingFailure(f"Cannot find a provider for type {target.typename}", where)
-        self.mailbox.append((target, invocations))
+    def deliver(self, target: Address, messages: list[RawMessage], where: str) -> None:
+        """Queue ``messages`` for ``target``; fails like the runtime's routing would."""
+        self._check_served(target.typename, where)
+        self.mailbox.append((target, messages))
 
     def ingest(self, topic: str, key: str | None, value: bytes) -> None:
         """Route a Kafka record through the module's ingress table (protocol.md §3.6)."""
         if self.module is None:
-            raise TypeError("ingest() routes by module.yaml; create the runtime with module=...")
+            raise DefinitionError(
+                "ingest() routes by module.yaml; create the runtime with module=..."
+            )
         routes = self.module.routes(topic)
         where = f"Kafka record on topic {topic!r} with key {key!r}"
         if not routes:
@@ -174,7 +181,7 @@ class Engine:
         for route in routes:
             for target in route.targets:
                 address = Address(target, key)
-                self.deliver(address, [Invocation(route.value_type, value)], where)
+                self.deliver(address, [RawMessage(route.value_type, value)], where)
 
     # -- running ------------------------------------------------------------
 
@@ -201,15 +208,12 @@ class Engine:
             else:
                 self.busy.discard(target)
 
-    async def request(self, target: Address, batch: list[Invocation]) -> None:
+    async def request(self, target: Address, batch: list[RawMessage]) -> None:
         """Send ``batch`` to ``target`` as one request now and apply the response,
         without delivering what it causes (that waits for :meth:`run_until_idle`)."""
-        if not self.serves(target.typename):
-            raise RoutingFailure(
-                f"Cannot find a provider for type {target.typename}", f"a batch to {target}"
-            )
+        self._check_served(target.typename, f"a batch to {target}")
         if target in self.busy:
-            raise RuntimeError(f"{target} has a request in flight; run until idle first")
+            raise NotIdle(f"{target} has a request in flight; run until idle first")
         await self._complete(target, batch)
 
     def next_due_ms(self) -> int | None:
@@ -229,20 +233,20 @@ class Engine:
                 continue
             if timer.token is not None:
                 self.tokens.pop((timer.sender.id, timer.token), None)
-            self.mailbox.append((timer.target, [timer.invocation]))
+            self.mailbox.append((timer.target, [timer.message]))
 
     def _hand_out(self) -> None:
         while self.mailbox:
-            target, invocations = self.mailbox.popleft()
+            target, messages = self.mailbox.popleft()
             if target in self.busy:
-                self.backlog.setdefault(target, []).extend(invocations)
+                self.backlog.setdefault(target, []).extend(messages)
             else:
                 self.busy.add(target)
-                self.in_flight.append((target, list(invocations)))
+                self.in_flight.append((target, list(messages)))
 
     # -- one request ----------------------------------------------------------
 
-    async def _complete(self, target: Address, batch: list[Invocation]) -> None:
+    async def _complete(self, target: Address, batch: list[RawMessage]) -> None:
         where = f"{target.typename} id={target.id!r}"
         # Each Incomplete answer must register something new (else the runtime
         # loops forever); an endpoint that keeps inventing states is cut off too.
@@ -260,7 +264,7 @@ class Engine:
             f"{where} answered IncompleteInvocationContext {self.max_requests} times (max_requests)"
         )
 
-    def _request(self, target: Address, batch: list[Invocation]) -> bytes:
+    def _request(self, target: Address, batch: list[RawMessage]) -> bytes:
         request = ToFunction()
         invocation_batch = request.invocation
         invocation_batch.target.namespace = target.namespace
@@ -298,7 +302,7 @@ class Engine:
         return stored
 
     async def _call(
-        self, target: Address, body: bytes, batch: list[Invocation], where: str
+        self, target: Address, body: bytes, batch: list[RawMessage], where: str
     ) -> FromFunction:
         failed: InvocationFailed | None = None
         other: Exception | None = None
@@ -425,7 +429,7 @@ class Engine:
                         "Can not handle a cancellation request without a cancellation token.", where
                     )
                 pending.discard(token)
-                plan.delayed.append(token)
+                plan.delayed.append(_Cancel(token))
                 continue
             if delayed.delay_in_ms < 0:
                 raise DelayFailure(
@@ -440,26 +444,28 @@ class Engine:
                         where,
                     )
                 pending.add(token)
-            to, invocation = self._route(delayed, target, f"a delayed message from {where}")
-            plan.delayed.append((delayed.delay_in_ms, to, invocation, token or None))
+            to, message = self._route(delayed, target, f"a delayed message from {where}")
+            plan.delayed.append(_Schedule(delayed.delay_in_ms, to, message, token or None))
 
     def _route(
         self,
         message: FromFunction.Invocation | FromFunction.DelayedInvocation,
         sender: Address,
         where: str,
-    ) -> tuple[Address, Invocation]:
+    ) -> tuple[Address, RawMessage]:
         """Where a message goes and what arrives there; fails as the runtime does for an
         unknown function type. The receiver sees the sender as its caller."""
         to = message.target
-        typename = f"{to.namespace}/{to.type}"
-        if not self.serves(typename):
-            raise RoutingFailure(f"Cannot find a provider for type {typename}", where)
+        self._check_served(f"{to.namespace}/{to.type}", where)
         argument = message.argument
         return (
             trusted_address(to.namespace, to.type, to.id),
-            Invocation(argument.typename, argument.value, sender),
+            RawMessage(argument.typename, argument.value, sender),
         )
+
+    def _check_served(self, typename: str, where: str) -> None:
+        if not self.serves(typename):
+            raise RoutingFailure.no_provider(typename, where)
 
     def _check_egress(self, egress_id: str, typename: str, value: bytes, where: str) -> None:
         if self.module is None:
@@ -484,18 +490,18 @@ class Engine:
 
     def _apply(self, target: Address, plan: _Plan) -> None:
         now = self.clock.now_ms()
-        self.mailbox.extend((to, [invocation]) for to, invocation in plan.messages)
+        self.mailbox.extend((to, [message]) for to, message in plan.messages)
         for delayed in plan.delayed:
-            if isinstance(delayed, str):
-                timer = self.tokens.pop((target.id, delayed), None)
-                if timer is not None:
-                    timer.cancelled = True
-                continue
-            delay, to, invocation, token = delayed
-            timer = _Timer(now + delay, next(self._seq), to, invocation, target, token)
-            heapq.heappush(self.timers, (timer.due, timer.seq, timer))
-            if token is not None:
-                self.tokens[(target.id, token)] = timer
+            match delayed:
+                case _Schedule(delay_ms, to, message, token):
+                    timer = _Timer(now + delay_ms, next(self._seq), to, message, target, token)
+                    heapq.heappush(self.timers, (timer.due, timer.seq, timer))
+                    if token is not None:
+                        self.tokens[(target.id, token)] = timer
+                case _Cancel(token):
+                    cancelled = self.tokens.pop((target.id, token), None)
+                    if cancelled is not None:
+                        cancelled.cancelled = True
         self.egress_log.extend(plan.egress)
         registered = self.registered.get(target.typename, {})
         values = self.values.setdefault(target, {})

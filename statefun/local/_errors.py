@@ -59,6 +59,11 @@ class RoutingFailure(RuntimeFailure, LookupError):
     """Raised for a message to a function type no endpoint serves, or an ingress record
     that cannot be routed (unknown topic, missing key)."""
 
+    @classmethod
+    def no_provider(cls, typename: str, where: str) -> RoutingFailure:
+        """The failure for a message to ``typename``, which no endpoint serves."""
+        return cls(f"Cannot find a provider for type {typename}", where)
+
 
 class DelayFailure(RuntimeFailure, ValueError):
     """Raised for a negative delay, a cancellation token that is already pending for

@@ -37,7 +37,7 @@ _EGRESS_KINDS: dict[str, EgressKind] = {
 
 
 def parse_runtime_typename(text: str) -> tuple[str, str]:
-    """Split a typename as the runtime's ``TypeName.parseFrom`` does, or raise ValueError.
+    """Split a typename as the runtime's ``TypeName.parseFrom`` does, or raise ModuleError.
 
     Java's ``String.split("/")`` drops trailing empty parts and must give exactly
     two: so ``"a/b/c"``, ``"a//b"`` and ``"a/"`` are rejected, ``"/b"`` is accepted.
@@ -46,7 +46,7 @@ def parse_runtime_typename(text: str) -> tuple[str, str]:
     while parts and parts[-1] == "":
         parts.pop()
     if len(parts) != 2:
-        raise ValueError(f"{text!r} is not a valid typename: it must be `<namespace>/<name>`")
+        raise ModuleError(f"{text!r} is not a valid typename: it must be `<namespace>/<name>`")
     return parts[0], parts[1]
 
 

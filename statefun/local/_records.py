@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 
 from .._address import Address
 from .._effects import KafkaRecord, KinesisRecord
+from .._errors import DefinitionError
 from .._generated.kafka_egress_pb2 import KafkaProducerRecord
 from .._generated.kinesis_egress_pb2 import KinesisEgressRecord
 from .._interpreter import KAFKA_TYPENAME, KINESIS_TYPENAME
@@ -26,6 +27,7 @@ __all__ = (
     "EgressRecord",
     "IngressRecord",
     "PendingTimer",
+    "RawMessage",
     "decode_egress",
 )
 
@@ -34,7 +36,7 @@ T = TypeVar("T")
 
 def _check_typename(what: str, have: str, type_: Type[T]) -> None:
     if have != type_.typename:
-        raise TypeError(f"{what} holds `{have}`, not `{type_.typename}`")
+        raise DefinitionError(f"{what} holds `{have}`, not `{type_.typename}`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,27 @@ class EgressRecord:
     def decode(self, type_: Type[T]) -> T:
         """Decode the value as ``type_``; TypeError if the typename is another."""
         _check_typename(f"egress record for `{self.egress}`", self.typename, type_)
+        return type_.decode(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A message on its way to a function, exactly as it travels: typename, bytes and sender.
+
+    ``caller`` is the function that sent it (None for an ingress record); the
+    receiver sees it as ``Message.caller``. :meth:`LocalRuntime.request` takes these.
+
+    >>> RawMessage(GREET.typename, GREET.encode(GreetRequest("Ana")))
+    RawMessage(typename='example/GreetRequest', value=b'{"name":"Ana","visits":0}', caller=None)
+    """
+
+    typename: str
+    value: bytes
+    caller: Address | None = None
+
+    def decode(self, type_: Type[T]) -> T:
+        """Decode the message as ``type_``; TypeError if the typename is another."""
+        _check_typename("message", self.typename, type_)
         return type_.decode(self.value)
 
 

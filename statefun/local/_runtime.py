@@ -17,15 +17,16 @@ from typing import Any, TypeVar, overload
 
 from .._address import Address
 from .._effects import KafkaRecord, KinesisRecord
-from .._errors import StateTypeMismatch
+from .._errors import DefinitionError, StateTypeMismatch
+from .._millis import ONE_MS
 from .._registry import Functions
 from .._spec import ValueSpec
 from .._type import Type
 from ._clock import Clock, VirtualClock
-from ._engine import Engine, Invocation
+from ._engine import Engine
 from ._errors import NotIdle
 from ._module import Module
-from ._records import EgressRecord, IngressRecord, PendingTimer, decode_egress
+from ._records import EgressRecord, IngressRecord, PendingTimer, RawMessage, decode_egress
 from ._transport import HttpTransport, InProcess, Transport
 
 __all__ = ("AsyncLocalRuntime", "LocalRuntime", "run_module")
@@ -33,7 +34,6 @@ __all__ = ("AsyncLocalRuntime", "LocalRuntime", "run_module")
 T = TypeVar("T")
 R = TypeVar("R")
 
-_ONE_MS = timedelta(milliseconds=1)
 DEFAULT_MAX_REQUESTS = 10_000
 
 
@@ -53,7 +53,7 @@ class _Base:
         max_requests: int = DEFAULT_MAX_REQUESTS,
     ) -> None:
         if functions is not None and not isinstance(functions, Functions):
-            raise TypeError(
+            raise DefinitionError(
                 f"{type(self).__name__}: functions must be a statefun.Functions registry,"
                 f" got `{type(functions).__name__}`"
             )
@@ -65,11 +65,11 @@ class _Base:
             elif module is not None:
                 transport = HttpTransport(module)
             else:
-                raise TypeError(
+                raise DefinitionError(
                     f"{type(self).__name__} needs functions, a module or a transport to call"
                 )
         if max_requests < 1:
-            raise ValueError(f"max_requests={max_requests!r} must be at least 1")
+            raise DefinitionError(f"max_requests={max_requests!r} must be at least 1")
         # Which function types exist: the module's endpoints say so, as in the
         # real runtime; without a module, the registry; with only a transport, any.
         serves: Callable[[str], bool]
@@ -107,7 +107,7 @@ class _Base:
     ) -> None:
         """Queue a message given as its typename and bytes, exactly as they travel."""
         self._engine.deliver(
-            target, [Invocation(typename, bytes(data), caller)], f"a message to {target}"
+            target, [RawMessage(typename, bytes(data), caller)], f"a message to {target}"
         )
 
     def send_batch(
@@ -118,7 +118,7 @@ class _Base:
         The runtime batches messages that arrive while a request to the same
         address is in flight; this makes that happen on purpose.
         """
-        batch = [Invocation(type_.typename, type_.encode(v), caller) for v in values]
+        batch = [RawMessage(type_.typename, type_.encode(v), caller) for v in values]
         if batch:
             self._engine.deliver(target, batch, f"a batch to {target}")
 
@@ -176,7 +176,7 @@ class _Base:
         if type_ is None:
             return records
         if egress_id is None:
-            raise TypeError("egress(): give the egress id to decode its records with a type")
+            raise DefinitionError("egress(): give the egress id to decode its records with a type")
         values: list[T] = []
         for record in records:
             decoded = decode_egress(record)
@@ -185,6 +185,20 @@ class _Base:
             else:
                 values.append(record.decode(type_))
         return values
+
+    def egress_since(self, position: int) -> list[EgressRecord]:
+        """The records sent to any egress after the first ``position``, oldest first.
+
+        Reads a growing log piece by piece, copying only what is new: keep a
+        position, add the length of each answer to it. ``statefun run`` prints
+        every record once this way.
+
+        >>> new = runtime.egress_since(printed)
+        >>> printed += len(new)
+        """
+        if position < 0:
+            raise DefinitionError(f"egress_since: position={position!r} must not be negative")
+        return self._engine.egress_log[position:]
 
     def kafka_records(self, egress_id: str | None = None) -> list[KafkaRecord]:
         """The Kafka egress records (of ``egress_id``, or all), as :class:`statefun.KafkaRecord`.
@@ -206,19 +220,26 @@ class _Base:
 
     # -- running, shared by both facades ------------------------------------------
 
-    async def _request(self, target: Address, batch: list[Invocation]) -> None:
+    async def _request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        batch = list(messages)
+        if not batch:
+            raise DefinitionError(
+                "request(): give at least one message; the runtime never sends none"
+            )
         await self._engine.request(target, batch)
 
     def _virtual_clock(self, method: str) -> VirtualClock:
         if not isinstance(self.clock, VirtualClock):
-            raise TypeError(f"{method}() moves a VirtualClock; this runtime runs on {self.clock!r}")
+            raise DefinitionError(
+                f"{method}() moves a VirtualClock; this runtime runs on {self.clock!r}"
+            )
         return self.clock
 
     async def _advance(self, delta: timedelta) -> None:
         clock = self._virtual_clock("advance")
         if delta < timedelta(0):
-            raise ValueError(f"advance: delta={delta!r} must not be negative")
-        end = clock.now_ms() + delta // _ONE_MS
+            raise DefinitionError(f"advance: delta={delta!r} must not be negative")
+        end = clock.now_ms() + delta // ONE_MS
         await self._engine.run_until_idle()
         # Stop at every due time in between: what fires may schedule more
         # messages that fall due before `end`.
@@ -237,7 +258,7 @@ class _Base:
 
     async def _advance_until_idle(self, limit: timedelta) -> None:
         clock = self._virtual_clock("advance_until_idle")
-        end = clock.now_ms() + limit // _ONE_MS
+        end = clock.now_ms() + limit // ONE_MS
         await self._engine.run_until_idle()
         for _ in range(self._engine.max_requests):
             due = self._engine.next_due_ms()
@@ -323,6 +344,25 @@ class LocalRuntime(_Base):
         """
         self._run(self._advance(delta))
 
+    def request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        """Send ``messages`` to ``target`` as one request now, and apply its response.
+
+        The response is applied as the runtime applies it (state written, egress
+        recorded, timers scheduled), but the messages it sends are only queued:
+        they are delivered by the next :meth:`run_until_idle`. Requests made one
+        after another therefore all see the rest of the world as it was, which
+        is how :func:`statefun.testing.properties.assert_batch_equivalent`
+        compares N requests of one message with one request of N.
+
+        >>> runtime.request(ANA, [RawMessage(GREET.typename, GREET.encode(GreetRequest("Ana")))])
+        >>> runtime.state(ANA, VISITS)
+        1
+
+        Raises :class:`RoutingFailure` for a function type nobody serves, and
+        ``RuntimeError`` if ``target`` still has a request in flight (a run that failed).
+        """
+        self._run(self._request(target, messages))
+
     def advance_until_idle(self, *, limit: timedelta = timedelta(days=366)) -> None:
         """Move the virtual clock from timer to timer until none is pending.
 
@@ -394,6 +434,10 @@ class AsyncLocalRuntime(_Base):
         """See :meth:`LocalRuntime.advance`."""
         await self._advance(delta)
 
+    async def request(self, target: Address, messages: Iterable[RawMessage]) -> None:
+        """See :meth:`LocalRuntime.request`."""
+        await self._request(target, messages)
+
     async def advance_until_idle(self, *, limit: timedelta = timedelta(days=366)) -> None:
         """See :meth:`LocalRuntime.advance_until_idle`."""
         await self._advance_until_idle(limit)
@@ -431,9 +475,13 @@ def run_module(
 ) -> list[KafkaRecord | KinesisRecord | EgressRecord]:
     """Feed Kafka ``records`` through a module and return every egress record.
 
-    Timers run on a virtual clock until none is left. Kafka and Kinesis records
-    come back as :class:`statefun.KafkaRecord` / :class:`statefun.KinesisRecord`;
-    this is the local half of a differential test against Apache Flink StateFun.
+    Each record is delivered and run until idle before the next one (timers not
+    yet due stay pending), as ``statefun run`` does with its input lines; then
+    the virtual clock runs from timer to timer until none is left. So the same
+    records give the same egress, in the same order, as ``statefun run
+    --virtual-clock``. Kafka and Kinesis records come back as
+    :class:`statefun.KafkaRecord` / :class:`statefun.KinesisRecord`; this is the
+    local half of a differential test against Apache Flink StateFun.
 
     >>> run_module("examples/greeter/module.yaml",
     ...            [IngressRecord("names", "Ana", b'{"name": "Ana"}')],
@@ -443,5 +491,6 @@ def run_module(
     with LocalRuntime(functions, module=module, transport=transport) as runtime:
         for record in records:
             runtime.ingest(record.topic, record.key, record.value)
+            runtime.run_until_idle()
         runtime.advance_until_idle()
         return [decode_egress(record) for record in runtime.egress()]

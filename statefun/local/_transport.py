@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from .._address import Address
+from .._errors import DefinitionError
 from .._handler import Handler
 from .._registry import Functions
 from ._errors import EndpointFailure, RoutingFailure
@@ -98,9 +99,7 @@ class HttpTransport:
         if isinstance(self.url, Module):
             endpoint = self.url.endpoint(target.typename)
             if endpoint is None:
-                raise RoutingFailure(
-                    f"Cannot find a provider for type {target.typename}", f"{target}"
-                )
+                raise RoutingFailure.no_provider(target.typename, f"{target}")
             return endpoint.url(target.typename)
         return self.url.replace("{function.name}", target.name)
 
@@ -167,7 +166,7 @@ class MockTransport:
         if inspect.isawaitable(answer):
             answer = await answer
         if not isinstance(answer, bytes):
-            raise TypeError(
+            raise DefinitionError(
                 f"MockTransport handler returned `{type(answer).__name__}`, expected `bytes`"
             )
         return answer

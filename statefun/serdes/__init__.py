@@ -11,7 +11,7 @@ Your own serde is any object with ``encode(value) -> bytes`` and
 ``decode(bytes) -> value`` (the :class:`Serde` protocol): ``Type(typename, serde)``.
 """
 
-from .._type import Serde, Type
+from .._type import Serde, Type, TypeUnion
 from .custom import custom_type
 from .json import json_type
 from .primitives import BOOL, DOUBLE, FLOAT, INT, LONG, STRING
@@ -26,6 +26,7 @@ __all__ = (
     "STRING",
     "Serde",
     "Type",
+    "TypeUnion",
     "custom_type",
     "json_type",
     "protobuf_type",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar, cast
 
+from .._errors import DefinitionError
 from .._type import Type
 
 __all__ = ("custom_type",)
@@ -51,5 +52,5 @@ def custom_type(
     'Ana'
     """
     if not callable(encode) or not callable(decode):
-        raise TypeError("custom_type needs callable `encode` and `decode`")
+        raise DefinitionError("custom_type needs callable `encode` and `decode`")
     return Type(typename, FunctionSerde(encode, decode))

@@ -12,6 +12,12 @@ Each one raises ``AssertionError`` with the difference it found::
     def test_greeter_is_deterministic(messages):
         assert_deterministic(functions, GREET, messages)
 
+    CART = Address("example/cart", "c-1")
+
+    @given(st.lists(st.one_of(sst.messages(ADD, to=CART), sst.messages(REMOVE, to=CART))))
+    def test_a_mixed_batch_is_one_batch_or_many(messages):
+        assert_batch_equivalent(functions, ADD | REMOVE, messages)   # what bind(accepts=) got
+
 Needs ``pip install 'statefun-sdk[testing]'`` for :func:`assert_roundtrip`.
 """
 
@@ -23,9 +29,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from .. import Address, Functions, Message, Type
-from ..local import EgressRecord, LocalRuntime, PendingTimer
-from ..local._engine import Invocation
+from .. import Address, DefinitionError, Functions, Message, Type, TypeUnion
+from ..local import EgressRecord, LocalRuntime, PendingTimer, RawMessage
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -92,7 +97,7 @@ def assert_roundtrip(
 
 def assert_deterministic(
     runtime: RuntimeSource,
-    type_: Type[T],
+    accepts: Type[T] | TypeUnion[T],
     messages: Iterable[Message[T]],
     *,
     advance: timedelta | None = None,
@@ -103,21 +108,34 @@ def assert_deterministic(
     ``advance`` if given, otherwise until no timer is left. Catches functions
     that read clocks, randomness or other hidden inputs.
 
+    >>> assert_deterministic(functions, ADD | REMOVE, [
+    ...     Message(CART, Add("pen"), typename=ADD.typename),
+    ...     Message(CART, Remove("pen"), typename=REMOVE.typename),
+    ... ])
+
     Parameters
     ----------
     runtime
         The functions to run in process, or a callable making a fresh runtime
         (to give a module.yaml or another transport).
+    accepts
+        The message types, as given to ``Functions.bind(accepts=...)``: one
+        :class:`statefun.Type`, or a :class:`statefun.TypeUnion` such as
+        ``ADD | REMOVE``. Each message is encoded with the member its
+        ``typename`` names, so with a union of several types every message must
+        say its ``typename`` (:func:`statefun.testing.strategies.messages` does).
+    messages
+        The messages to send, in order.
     """
-    messages = list(messages)
-    first = _play(runtime, advance, lambda rt: _send_each(rt, type_, messages))
-    second = _play(runtime, advance, lambda rt: _send_each(rt, type_, messages))
+    raw = _encode("assert_deterministic", accepts, messages)
+    first = _play(runtime, advance, lambda rt: _send_each(rt, raw))
+    second = _play(runtime, advance, lambda rt: _send_each(rt, raw))
     _assert_same(first, second, "the first run", "the second run")
 
 
 def assert_batch_equivalent(
     runtime: RuntimeSource,
-    type_: Type[T],
+    accepts: Type[T] | TypeUnion[T],
     messages: Sequence[Message[T]],
     *,
     advance: timedelta | None = None,
@@ -128,23 +146,59 @@ def assert_batch_equivalent(
     address is in flight (protocol.md §1.9); a function must not care. Every
     message must have the same target. One run makes N requests of one message
     each, the other one request of N; only then is what they caused delivered,
-    and time let pass as in :func:`assert_deterministic`.
+    and time let pass as in :func:`assert_deterministic`. ``accepts`` is as
+    there: one Type, or a union for a mixed batch, each message encoded with
+    the member its ``typename`` names.
+
+    >>> assert_batch_equivalent(functions, ADD | REMOVE, [
+    ...     Message(CART, Add("pen"), typename=ADD.typename),
+    ...     Message(CART, Remove("pen"), typename=REMOVE.typename),
+    ... ])
     """
     targets = {message.target for message in messages}
     if len(targets) > 1:
-        raise ValueError(
+        raise DefinitionError(
             f"assert_batch_equivalent: every message must go to one address, got {len(targets)}:"
             f" {sorted(map(str, targets))}"
         )
-    if not messages:
+    raw = [m for _, m in _encode("assert_batch_equivalent", accepts, messages)]
+    if not raw:
         return
     target = messages[0].target
-    invocations = [Invocation(type_.typename, type_.encode(m.value), m.caller) for m in messages]
-    single = _play(runtime, advance, lambda rt: _requests(rt, target, [[i] for i in invocations]))
-    batched = _play(runtime, advance, lambda rt: _requests(rt, target, [invocations]))
-    _assert_same(
-        single, batched, f"{len(messages)} single requests", f"one batch of {len(messages)}"
-    )
+    single = _play(runtime, advance, lambda rt: _requests(rt, target, [[m] for m in raw]))
+    batched = _play(runtime, advance, lambda rt: _requests(rt, target, [raw]))
+    _assert_same(single, batched, f"{len(raw)} single requests", f"one batch of {len(raw)}")
+
+
+def _encode(
+    where: str, accepts: Type[T] | TypeUnion[T], messages: Iterable[Message[T]]
+) -> list[tuple[Address, RawMessage]]:
+    """Each message as it travels, encoded with the member of ``accepts`` it names."""
+    types = accepts.types if isinstance(accepts, TypeUnion) else (accepts,)
+    by_typename = {t.typename: t for t in types}
+    listed = ", ".join(f"`{t.typename}`" for t in types)
+    messages = list(messages)
+    out: list[tuple[Address, RawMessage]] = []
+    for number, message in enumerate(messages, start=1):
+        which = f"{where}: message {number} of {len(messages)}"
+        if message.typename is None and len(types) == 1:
+            type_ = types[0]
+        elif message.typename is None:
+            raise DefinitionError(
+                f"{which} has no typename, and accepts has {len(types)} types ({listed});"
+                f" say which, e.g. Message(target, value, typename={types[0].typename!r}):"
+                f" {message!r}"
+            )
+        elif message.typename in by_typename:
+            type_ = by_typename[message.typename]
+        else:
+            raise DefinitionError(
+                f"{which} has typename `{message.typename}`, which accepts does not have"
+                f" ({listed}): {message!r}"
+            )
+        data = type_.encode(message.value)
+        out.append((message.target, RawMessage(type_.typename, data, message.caller)))
+    return out
 
 
 def _play(
@@ -161,16 +215,16 @@ def _play(
         return outcome(runtime)
 
 
-def _send_each(runtime: LocalRuntime, type_: Type[T], messages: Iterable[Message[T]]) -> None:
-    for message in messages:
-        runtime.send(message.target, type_, message.value, caller=message.caller)
+def _send_each(runtime: LocalRuntime, messages: list[tuple[Address, RawMessage]]) -> None:
+    for target, message in messages:
+        runtime.send_raw(target, message.typename, message.value, caller=message.caller)
 
 
-def _requests(runtime: LocalRuntime, target: Address, batches: list[list[Invocation]]) -> None:
+def _requests(runtime: LocalRuntime, target: Address, batches: list[list[RawMessage]]) -> None:
     # Requests made one after another, before anything they cause is delivered:
     # both runs see the rest of the world in the same state.
     for batch in batches:
-        runtime._run(runtime._request(target, batch))
+        runtime.request(target, batch)
 
 
 def _assert_same(a: Outcome, b: Outcome, name_a: str, name_b: str) -> None:

@@ -24,6 +24,7 @@ except ImportError:
 
 from .. import BOOL, DOUBLE, FLOAT, INT, LONG, STRING, Address, Message, Type
 from ..serdes.json import JsonSerde
+from ._json_values import json_values
 
 __all__ = ("addresses", "ids", "messages", "typenames", "values")
 
@@ -104,8 +105,16 @@ def addresses(
 
 
 def values(type_: Type[T]) -> st.SearchStrategy[T]:
-    """Values of a StateFun :class:`Type`: primitives, and JSON types through
-    ``st.from_type`` of their Python type. Other types need a strategy of your own.
+    """Values of a StateFun :class:`Type` that its serde encodes and decodes back
+    unchanged: primitives, and JSON types.
+
+    For a JSON type the strategy follows the Python type as msgspec sees it: Structs
+    (tagged, renamed, array-like), dataclasses, TypedDicts and NamedTuples, with each
+    field that has a default sometimes left out; enums, Literals, unions; containers;
+    dates, times, UUIDs, decimals, bytes; ``msgspec.Meta`` bounds, lengths and
+    patterns. Floats are finite, ints 64-bit, timezones whole-minute offsets, as
+    JSON carries them. Other types, and JSON types with a class msgspec does not
+    know, need a strategy of your own.
 
     >>> values(INT).example()
     -17
@@ -118,8 +127,7 @@ def values(type_: Type[T]) -> st.SearchStrategy[T]:
         if type_ == primitive:
             return strategy  # the same Type, so values of T
     if isinstance(type_.serde, JsonSerde):
-        python_type: type[T] = type_.serde.python_type
-        return st.from_type(python_type)
+        return json_values(type_.serde.python_type, type_.typename)
     raise InvalidArgument(
         f"Cannot derive values of `{type_.typename}` from its serde {type_.serde!r};"
         " pass a strategy instead, e.g. messages(type_, values=st.builds(...))"

@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from examples.greeter.functions import functions as greeter
 from statefun.aiohttp import make_app
 from statefun.cli import main
+from statefun.local import AsyncLocalRuntime
 from tests.local.test_http import serving
 
 ROOT = Path(__file__).parents[2]
@@ -206,7 +208,7 @@ class TestFailures:
         )
         assert status == 1
         assert err == (
-            "statefun: the runtime would fail the job: Kafka record keys must not be null:"
+            "statefun: error: the runtime would fail the job: Kafka record keys must not be null:"
             " the key is the target id (Kafka record on topic 'names' with key None)\n"
         )
 
@@ -233,6 +235,85 @@ class TestFailures:
             2,
             f"statefun: error: {tmp_path / 'm.yaml'}, document 1: unknown component kind `nope/nope`\n",
         )
+
+
+class TestBadFunctions:
+    """A bad ``--functions`` is reported as ``statefun serve`` reports a bad target."""
+
+    @pytest.mark.parametrize(
+        ("target", "message"),
+        [
+            (
+                "examples.greeter.functions",
+                "expected MODULE:ATTRIBUTE (e.g. examples.greeter.functions:functions),"
+                " got 'examples.greeter.functions'",
+            ),
+            (
+                "no_such_module_here:functions",
+                "cannot import module 'no_such_module_here': No module named 'no_such_module_here'",
+            ),
+            (
+                "examples.greeter.functions:nothing",
+                "module 'examples.greeter.functions' has no attribute 'nothing'",
+            ),
+            (
+                "examples.greeter.functions:GREET",
+                "examples.greeter.functions:GREET is a Type, expected a statefun.Functions registry",
+            ),
+            (
+                "raises_import_error:functions",
+                "module 'raises_import_error' failed to import: ImportError: libfoo is not installed",
+            ),
+            (
+                "lacks_a_dependency:functions",
+                "module 'lacks_a_dependency' failed to import:"
+                " ModuleNotFoundError: No module named 'no_such_dependency'",
+            ),
+        ],
+    )
+    def test_one_line_and_status_2(
+        self,
+        target: str,
+        message: str,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        (tmp_path / "raises_import_error.py").write_text(
+            'raise ImportError("libfoo is not installed")\n'
+        )
+        (tmp_path / "lacks_a_dependency.py").write_text("import no_such_dependency\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        args = [GREETER[0], "--functions", target]
+        assert statefun_run(args, "", monkeypatch, capsys) == (
+            2,
+            [],
+            f"statefun: error: {message}\n",
+        )
+
+
+def test_each_egress_record_is_read_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Printing after every line reads only the new records, not the whole log again."""
+    read: list[int] = []
+
+    def counting(name: str) -> None:
+        original = getattr(AsyncLocalRuntime, name)
+
+        def read_and_count(self: AsyncLocalRuntime, *args: Any, **kwargs: Any) -> Any:
+            records = original(self, *args, **kwargs)
+            read.append(len(records))
+            return records
+
+        monkeypatch.setattr(AsyncLocalRuntime, name, read_and_count)
+
+    counting("egress")
+    counting("egress_since")
+    names = [{"topic": "names", "key": f"n{i}", "value": {"name": f"n{i}"}} for i in range(30)]
+    status, out, _ = statefun_run(GREETER, lines(*names), monkeypatch, capsys)
+    assert (status, len(out)) == (0, 30)
+    assert sum(read) == 30
 
 
 def test_values_that_are_not_text_come_as_base64() -> None:

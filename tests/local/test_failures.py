@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 
 from examples.greeter.functions import GREET, GreetRequest
-from statefun import STRING, Address, Egress, Functions, Message, Result, Send, State
+from statefun import (
+    STRING,
+    Address,
+    DefinitionError,
+    Egress,
+    Functions,
+    Message,
+    Result,
+    Send,
+    State,
+)
 from statefun._generated.request_reply_pb2 import FromFunction, ToFunction
 from statefun.local import (
     DelayFailure,
@@ -119,7 +129,7 @@ class TestRouting:
             runtime.ingest("names", None, b"{}")
 
     def test_ingest_needs_a_module(self) -> None:
-        with pytest.raises(TypeError, match="module="):
+        with pytest.raises(DefinitionError, match="module="):
             LocalRuntime(misrouting).ingest("names", "Ana", b"{}")
 
 

@@ -15,6 +15,7 @@ from statefun import (
     STRING,
     Address,
     CancelDelayed,
+    DefinitionError,
     Effect,
     Egress,
     Functions,
@@ -36,7 +37,9 @@ from statefun.local import (
     LocalRuntime,
     NotIdle,
     PendingTimer,
+    RawMessage,
     RealClock,
+    RoutingFailure,
     VirtualClock,
 )
 
@@ -249,6 +252,72 @@ class TestBatching:
         }
 
 
+class TestRequest:
+    """`request()`: one request now, its response applied, what it sends left queued."""
+
+    GREETING = RawMessage(GREET.typename, GREET.encode(GreetRequest("Ana")))
+
+    def test_applies_state_and_queues_what_it_sends(self) -> None:
+        spy = Spy(greeter)
+        runtime = LocalRuntime(greeter, transport=spy)
+        runtime.request(ANA, [self.GREETING, self.GREETING])
+        # One batch of two, re-sent once after the state handshake.
+        assert spy.batches == [("Ana", 2, 0), ("Ana", 2, 1)]
+        assert runtime.state(ANA, VISITS) == 2
+        assert runtime.kafka_records() == []  # the greeter has not been called yet
+        runtime.run_until_idle()
+        assert [r.value for r in runtime.kafka_records()] == [
+            b"Hello Ana! You have been seen 1 times.",
+            b"Hello Ana! You have been seen 2 times.",
+        ]
+
+    def test_async(self) -> None:
+        async def main() -> int | None:
+            async with AsyncLocalRuntime(greeter) as runtime:
+                await runtime.request(ANA, [self.GREETING])
+                return runtime.state(ANA, VISITS)
+
+        assert asyncio.run(main()) == 1
+
+    def test_the_caller_is_passed_on(self) -> None:
+        CALLERS.clear()
+        runtime = LocalRuntime(recorder)
+        runtime.request(
+            Address("test/recorder", "r"), [RawMessage(STRING.typename, STRING.encode("x"), ANA)]
+        )
+        assert CALLERS[-1] == ("x", ANA, 1)
+
+    def test_needs_a_message(self) -> None:
+        with pytest.raises(DefinitionError, match=r"^request\(\): give at least one message"):
+            LocalRuntime(greeter).request(ANA, [])
+
+    def test_an_unknown_function_type(self) -> None:
+        with pytest.raises(RoutingFailure, match="^Cannot find a provider for type example/nope"):
+            LocalRuntime(greeter).request(Address("example/nope", "x"), [self.GREETING])
+
+    def test_a_raw_message_decodes(self) -> None:
+        assert self.GREETING.decode(GREET) == GreetRequest("Ana")
+        with pytest.raises(DefinitionError, match="holds `example/GreetRequest`, not `io.statefun"):
+            self.GREETING.decode(INT)
+
+
+class TestEgressSince:
+    def test_reads_a_growing_log_piece_by_piece(self) -> None:
+        runtime = LocalRuntime(egressing)
+        runtime.send(Address("test/egress", "e"), STRING, "a")
+        runtime.run_until_idle()
+        first = runtime.egress_since(0)
+        assert first == runtime.egress() and len(first) == 3
+        runtime.send(Address("test/egress", "e"), STRING, "b")
+        runtime.run_until_idle()
+        assert runtime.egress_since(len(first)) == runtime.egress()[3:]
+        assert runtime.egress_since(6) == []
+
+    def test_a_negative_position(self) -> None:
+        with pytest.raises(DefinitionError, match="position=-1 must not be negative"):
+            LocalRuntime(egressing).egress_since(-1)
+
+
 # -- delayed messages -----------------------------------------------------------------
 
 
@@ -328,7 +397,7 @@ class TestDelayedMessages:
 
     def test_advance_needs_a_virtual_clock(self) -> None:
         runtime = LocalRuntime(timers, clock=RealClock())
-        with pytest.raises(TypeError, match="VirtualClock"):
+        with pytest.raises(DefinitionError, match="VirtualClock"):
             runtime.advance(timedelta(seconds=1))
 
     def test_a_virtual_clock_can_start_later(self) -> None:
@@ -390,7 +459,7 @@ class TestEgress:
         runtime.send(Address("test/egress", "x"), STRING, "hi")
         runtime.run_until_idle()
         with pytest.raises(
-            TypeError, match="holds `io.statefun.types/string`, not `io.statefun.types/int`"
+            DefinitionError, match="holds `io.statefun.types/string`, not `io.statefun.types/int`"
         ):
             runtime.egress("test/generic", INT)
 
@@ -460,11 +529,11 @@ class TestFacades:
         assert asyncio.run(main()) == 1
 
     def test_needs_something_to_run(self) -> None:
-        with pytest.raises(TypeError, match="needs functions, a module or a transport"):
+        with pytest.raises(DefinitionError, match="needs functions, a module or a transport"):
             LocalRuntime()
 
     def test_refuses_a_non_registry(self) -> None:
-        with pytest.raises(TypeError, match="must be a statefun.Functions registry"):
+        with pytest.raises(DefinitionError, match="must be a statefun.Functions registry"):
             LocalRuntime(object())  # type: ignore[arg-type]
 
     def test_repr(self) -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statefun import Serde, SerdeError, Type, custom_type
+from statefun import DefinitionError, Serde, SerdeError, Type, custom_type
 
 
 def encode_utf8(value: str) -> bytes:
@@ -43,7 +43,7 @@ class TestCustomType:
         assert custom_type("example/Name", encode=encode_utf8, decode=bytes.decode) != NAME
 
     def test_functions_must_be_callable(self) -> None:
-        with pytest.raises(TypeError) as info:
+        with pytest.raises(DefinitionError) as info:
             custom_type("example/Name", encode=encode_utf8, decode=None)  # type: ignore[arg-type]
         assert str(info.value) == "custom_type needs callable `encode` and `decode`"
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import statefun.testing.properties as properties
+import statefun.testing.strategies as sst
 from statefun import (
+    BOOL,
     INT,
+    LONG,
     STRING,
     Address,
+    DefinitionError,
     Egress,
     Functions,
     Message,
@@ -97,7 +105,7 @@ def test_batch_equivalence_finds_a_batch_sensitive_function() -> None:
 
 
 def test_batch_equivalence_wants_one_target() -> None:
-    with pytest.raises(ValueError, match="every message must go to one address, got 2"):
+    with pytest.raises(DefinitionError, match="every message must go to one address, got 2"):
         assert_batch_equivalent(
             leaky, STRING, [Message(Address("a/b", "1"), "x"), Message(Address("a/b", "2"), "x")]
         )
@@ -110,9 +118,116 @@ def test_timers_are_let_run_or_compared_pending() -> None:
     assert_batch_equivalent(timer, STRING, messages, advance=timedelta(milliseconds=10))
 
 
+tally = Functions()
+TOTAL = ValueSpec("total", LONG)  # two INTs may not sum to an INT
+SEEN_TYPENAMES: list[str | None] = []
+T = Address("test/tally", "t")
+
+
+@tally.bind("test/tally", accepts=INT | LONG | STRING, specs=[TOTAL])
+def count(state: State, msg: Message[int | str]) -> Result:
+    """INT adds, LONG subtracts (both decode to int: the typename tells), STRING egresses."""
+    SEEN_TYPENAMES.append(msg.typename)
+    total = state.get(TOTAL) or 0
+    match msg.value:
+        case int(n) if msg.typename == LONG.typename:
+            return Result(state.set(TOTAL, total - n))
+        case int(n):
+            return Result(state.set(TOTAL, total + n))
+        case str(text):
+            return Result(state, [Egress("test/out", STRING, f"{text}={total}")])
+    raise AssertionError(msg)
+
+
+MIXED = [
+    Message(T, 5, typename=INT.typename),
+    Message(T, "a", typename=STRING.typename),
+    Message(T, 2, typename=LONG.typename),
+    Message(T, "b", typename=STRING.typename),
+]
+
+
+class TestMixedBatches:
+    """A function that accepts a union is checked on messages of all its types."""
+
+    def test_batch_equivalence_on_a_mixed_batch(self) -> None:
+        SEEN_TYPENAMES.clear()
+        assert_batch_equivalent(tally, INT | LONG | STRING, MIXED)
+        # Each message went out as the member its typename names, not as the first.
+        assert set(SEEN_TYPENAMES) == {INT.typename, LONG.typename, STRING.typename}
+
+    def test_determinism_on_a_mixed_batch(self) -> None:
+        SEEN_TYPENAMES.clear()
+        assert_deterministic(tally, INT | LONG | STRING, MIXED)
+        assert SEEN_TYPENAMES[-4:] == [m.typename for m in MIXED]
+
+    def test_a_batch_sensitive_function_is_found_on_a_mixed_batch(self) -> None:
+        batchy = Address("test/batchy", "b")
+        with pytest.raises(AssertionError, match="^2 single requests and one batch of 2 differ"):
+            assert_batch_equivalent(
+                lambda: LocalRuntime(transport=MockTransport(once_per_request)),
+                INT | STRING,
+                [
+                    Message(batchy, 1, typename=INT.typename),
+                    Message(batchy, "a", typename=STRING.typename),
+                ],
+            )
+
+    def test_a_union_needs_each_messages_typename(self) -> None:
+        message = Message(T, 5)
+        with pytest.raises(DefinitionError) as info:
+            assert_batch_equivalent(tally, INT | LONG | STRING, [MIXED[0], message])
+        assert str(info.value) == (
+            "assert_batch_equivalent: message 2 of 2 has no typename, and accepts has 3 types"
+            " (`io.statefun.types/int`, `io.statefun.types/long`, `io.statefun.types/string`);"
+            " say which, e.g. Message(target, value, typename='io.statefun.types/int'):"
+            f" {message!r}"
+        )
+
+    def test_a_typename_the_function_does_not_accept(self) -> None:
+        message = Message(T, True, typename=BOOL.typename)
+        with pytest.raises(DefinitionError) as info:
+            assert_deterministic(tally, INT | STRING, [message])
+        assert str(info.value) == (
+            "assert_deterministic: message 1 of 1 has typename `io.statefun.types/bool`, which"
+            " accepts does not have (`io.statefun.types/int`, `io.statefun.types/string`):"
+            f" {message!r}"
+        )
+
+    def test_one_type_checks_the_typename_too(self) -> None:
+        with pytest.raises(
+            ValueError, match="has typename `io.statefun.types/long`, which accepts"
+        ):
+            assert_deterministic(tally, INT, [Message(T, 1, typename=LONG.typename)])
+
+    def test_strategies_draw_mixed_batches(self) -> None:
+        @settings(max_examples=20, deadline=None)
+        @given(st.lists(st.one_of(sst.messages(INT, to=T), sst.messages(STRING, to=T)), max_size=4))
+        def mixed(messages: list[Message[int | str]]) -> None:
+            assert_batch_equivalent(tally, INT | LONG | STRING, messages)
+
+        mixed()
+
+
 def test_outcome() -> None:
     runtime = LocalRuntime(timer)
     runtime.send(Address("test/timer", "t"), STRING, "x")
     runtime.run_until_idle()
     result = outcome(runtime)
     assert (result.egress, result.state, len(result.timers)) == ((), {}, 1)
+
+
+def test_the_properties_use_only_public_api() -> None:
+    """What they need of the local runtime is what users get: no private module or member."""
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not name.startswith("__")
+
+    tree = ast.parse(Path(properties.__file__).read_text())
+    used = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.ImportFrom) and any(map(private, (node.module or "").split("."))))
+        or (isinstance(node, ast.Attribute) and private(node.attr))
+    ]
+    assert used == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import TypeVar
 
 import msgspec
 
@@ -53,6 +54,8 @@ class Bye(msgspec.Struct, frozen=True):
     name: str
 
 
+T = TypeVar("T")
+
 GREET = json_type("example/Greet", Greet)
 BYE = json_type("example/Bye", Bye)
 VISITS = ValueSpec("visits", INT)
@@ -74,8 +77,13 @@ def types() -> None:
     reveal_type(custom_type("example/Name", encode=str.encode, decode=bytes.decode))  # assert "Type[str]"
     reveal_type(GREET.decode(b"{}"))  # assert "Greet"
     reveal_type(INT.encode(1))  # assert "bytes"
+    reveal_type(GREET | BYE)  # assert "TypeUnion[Greet | Bye]"
+    reveal_type(GREET | BYE | INT | STRING | BOOL | DOUBLE)  # assert "TypeUnion[Greet | Bye | int | str | bool | float]"
+    reveal_type(GREET | (BYE | INT))  # assert "TypeUnion[Greet | Bye | int]"
+    reveal_type((GREET | BYE).types)  # assert "tuple[Type[Any], ...]"
     INT.encode("1")  # type: ignore[arg-type]
     GREET.encode(Bye("Ana"))  # type: ignore[arg-type]
+    INT | "io.statefun.types/long"  # type: ignore[operator]
 
 
 def specs() -> None:
@@ -90,11 +98,34 @@ def specs() -> None:
 
 def state(state: State) -> None:
     reveal_type(state.get(VISITS))  # assert "int | None"
+    reveal_type(state.get(ValueSpec("greet", GREET)))  # assert "Greet | None"
     reveal_type(state.set(VISITS, 1))  # assert "State"
     reveal_type(state.delete(VISITS))  # assert "State"
     reveal_type(State.of(VISITS))  # assert "State"
-    state.set(VISITS, "x")  # type: ignore[misc]
+    # Reading type-checks where a wider type is expected, too.
+    wide: object = state.get(VISITS)
+    text = f"{state.get(VISITS)}"
+    reveal_type(text)  # assert "str"
+    reveal_type(wide)  # assert "object"
+    state.set(VISITS, "x")  # type: ignore[arg-type]
+    state.set(VISITS, None)  # type: ignore[arg-type]
+    state.set(VISITS)  # type: ignore[call-arg]
+    state.set(VISITS, 1, 2)  # type: ignore[call-arg]
+    state.set(VISITS, value=1)  # type: ignore[call-arg]
     state.get("visits")  # type: ignore[arg-type]
+
+
+def generic_helpers(state: State) -> None:
+    # A helper generic over the spec's type keeps set() strict.
+    def put(state: State, spec: ValueSpec[T], value: T) -> State:
+        return state.set(spec, value)
+
+    def read(state: State, spec: ValueSpec[T]) -> T | None:
+        return state.get(spec)
+
+    reveal_type(read(state, VISITS))  # assert "int | None"
+    put(state, VISITS, 1)
+    put(state, VISITS, "x")  # type: ignore[misc]
 
 
 def effects(msg: Message[Greet]) -> None:
@@ -104,9 +135,12 @@ def effects(msg: Message[Greet]) -> None:
     reveal_type(CancelDelayed("token").token)  # assert "str"
     reveal_type(KafkaRecord("example/k", topic="t", value="v").value)  # assert "bytes"
     reveal_type(Result(State.of(), [Send(GREETER, INT, 1)]).effects)  # assert "tuple[Effect, ...]"
-    Send(GREETER, INT, "x")  # type: ignore[misc]
-    Result(State.of(), [Send(GREETER, INT, "x")])  # type: ignore[misc]
-    Result(State.of(), [Send(GREETER, GREET, Bye("Ana"))])  # type: ignore[misc]
+    Send(GREETER, INT, "x")  # type: ignore[arg-type]
+    Send(GREETER, INT)  # type: ignore[call-arg]
+    Result(State.of(), [Send(GREETER, INT, "x")])  # type: ignore[arg-type]
+    Result(State.of(), [Send(GREETER, GREET, Bye("Ana"))])  # type: ignore[arg-type]
+    Egress("example/out", STRING, 1)  # type: ignore[arg-type]
+    SendAfter(timedelta(0), GREETER, INT, "x")  # type: ignore[misc]
     Send("example/greeter", INT, 1)  # type: ignore[arg-type]
     SendAfter(5, GREETER, INT, 1)  # type: ignore[arg-type]
     SendAfter(timedelta(0), GREETER, INT, 1, "token")  # type: ignore[call-arg]
@@ -128,14 +162,27 @@ def person(state: State, msg: Message[Greet]) -> Result:
     return Result(state.set(VISITS, visits), [Send(GREETER, GREET, msg.value)])
 
 
-@functions.bind("example/two", accepts=(GREET, BYE))
+@functions.bind("example/two", accepts=GREET | BYE)
 def two(state: State, msg: Message[Greet | Bye]) -> Result:
     reveal_type(msg.value)  # assert "Greet | Bye"
     return Result(state)
 
 
-@functions.bind("example/three", accepts=(GREET, BYE, INT))
+@functions.bind("example/three", accepts=GREET | BYE | INT)
 def three(state: State, msg: Message[Greet | Bye | int]) -> Result:
+    return Result(state)
+
+
+# Any number of types: the union is as long as the `|` chain.
+@functions.bind("example/six", accepts=GREET | BYE | INT | STRING | BOOL | DOUBLE)
+def six(state: State, msg: Message[Greet | Bye | int | str | bool | float]) -> Result:
+    reveal_type(msg.value)  # assert "Greet | Bye | int | str | bool | float"
+    return Result(state)
+
+
+# A handler may take a wider message than it is bound to.
+@functions.bind("example/wide", accepts=GREET | BYE)
+def wide(state: State, msg: Message[object]) -> Result:
     return Result(state)
 
 
@@ -155,8 +202,14 @@ def registered() -> None:
 
 
 # A function that accepts two types must take a Message of their union.
-@functions.bind("example/narrow", accepts=(GREET, BYE))  # type: ignore[arg-type]
+@functions.bind("example/narrow", accepts=GREET | BYE)  # type: ignore[arg-type]
 def narrow(state: State, msg: Message[Greet]) -> Result:
+    return Result(state)
+
+
+# The tuple spelling is gone: one way to say it.
+@functions.bind("example/tuple", accepts=(GREET, BYE))  # type: ignore[arg-type]
+def tupled(state: State, msg: Message[Greet | Bye]) -> Result:
     return Result(state)
 
 

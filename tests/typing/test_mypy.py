@@ -70,6 +70,70 @@ def test_the_examples_are_not_vacuous() -> None:
         'state.set(VISITS, "x")  # type: ignore[',
         'Result(State.of(), [Send(GREETER, INT, "x")])  # type: ignore[',
         '@functions.bind("example/wrong", accepts=GREET)  # type: ignore[',
-        '@functions.bind("example/narrow", accepts=(GREET, BYE))  # type: ignore[',
+        '@functions.bind("example/narrow", accepts=GREET | BYE)  # type: ignore[',
     ):
         assert misuse in text
+
+
+MISUSE = """
+from datetime import timedelta
+
+import msgspec
+
+from statefun import INT, Address, Egress, Functions, Message, Result, Send, SendAfter, State
+from statefun import ValueSpec, json_type
+
+
+class Add(msgspec.Struct):
+    sku: str
+
+
+class Remove(msgspec.Struct):
+    sku: str
+
+
+class Reserve(msgspec.Struct):
+    sku: str
+
+
+ADD = json_type("shop/Add", Add)
+REMOVE = json_type("shop/Remove", Remove)
+RESERVE = json_type("shop/Reserve", Reserve)
+STOCK = ValueSpec("stock", INT)
+WAREHOUSE = Address("shop/warehouse", "w1")
+functions = Functions()
+
+
+def misuse(state: State) -> None:
+    state.set(STOCK, "12")
+    Send(WAREHOUSE, RESERVE, Add("x"))
+    Egress("shop/audit", RESERVE, Add("x"))
+    SendAfter(timedelta(seconds=1), WAREHOUSE, RESERVE, Add("x"))
+
+
+@functions.bind("shop/cart", accepts=ADD | REMOVE | RESERVE)
+def cart(state: State, msg: Message[Add | Remove]) -> Result:
+    return Result(state)
+"""
+
+
+def test_misuse_messages_name_both_types(tmp_path: Path) -> None:
+    """What a user sees: mypy names the expected and the given type where it can."""
+    app = tmp_path / "app.py"
+    app.write_text(MISUSE)
+    stdout, stderr, _ = api.run(
+        ["--strict", "--no-incremental", "--hide-error-context", "--no-error-summary", str(app)]
+    )
+    assert stderr == ""
+    errors = [line.split(": error: ", 1)[1] for line in stdout.splitlines() if ": error: " in line]
+    assert errors == [
+        'Argument 2 to "set" of "State" has incompatible type "str"; expected "int"  [arg-type]',
+        'Argument 3 to "Send" has incompatible type "Add"; expected "Reserve"  [arg-type]',
+        'Argument 3 to "Egress" has incompatible type "Add"; expected "Reserve"  [arg-type]',
+        # A keyword-only parameter cannot follow a ParamSpec, so SendAfter keeps
+        # the plain signature, and mypy's message for it (the README explains it).
+        'Cannot infer value of type parameter "T_co" of "SendAfter"  [misc]',
+        'Argument 1 to "__call__" of "Binder" has incompatible type'
+        ' "Callable[[State, Message[Add | Remove]], Result]";'
+        ' expected "Callable[[State, Message[Add | Remove | Reserve]], Result]"  [arg-type]',
+    ]

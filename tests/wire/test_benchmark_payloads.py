@@ -1,8 +1,9 @@
-"""The four benchmark workloads (shared/bench/CONTRACT.md), written with our API.
+"""The four benchmark workloads (bench/CONTRACT.md), written with our API.
 
-``payloads/`` holds copies of the contract's real ``ToFunction`` requests (the
-manifest's sha256 is checked below). Each function here is the contract's,
-and each answer is compared, decoded, with the contract's expected answer.
+``bench/payloads/`` holds the contract's real ``ToFunction`` requests (the
+manifest's sha256 is checked below), the same files the benchmark reads. Each
+function here is the contract's, and each answer is compared, decoded, with
+the contract's expected answer.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +42,8 @@ from statefun._generated.request_reply_pb2 import FromFunction, ToFunction
 
 from .builders import answer, missing_specs
 
-PAYLOADS = Path(__file__).parent / "payloads"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+PAYLOADS = BENCH / "payloads"
 KAFKA_TYPENAME = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
 MODIFY = FromFunction.PersistedValueMutation.MODIFY
 
@@ -70,6 +75,32 @@ def test_payloads_are_the_contracts(name: str) -> None:
     data = payload(name)
     assert len(data) == entry["bytes"]
     assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+
+
+def test_a_clone_benchmarks_with_its_own_payloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/ copied alone, with nothing beside it: the contract check still finds its payloads."""
+    clone = tmp_path / "clone" / "bench"
+    shutil.copytree(BENCH, clone, ignore=shutil.ignore_patterns(".venv*", "__pycache__"))
+    monkeypatch.delenv("BENCH_PAYLOADS", raising=False)
+
+    def python(*args: str, stdin: str = "") -> str:
+        done = subprocess.run(
+            [sys.executable, *args],
+            cwd=clone,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "--quick" in python("run.py", "--help")
+    verify = '{"op": "verify"}\n{"op": "quit"}\n'
+    for contestant in ("impl_ours", "impl_floor"):
+        assert python("worker.py", contestant, stdin=verify) == '{"ok": true}\n'
 
 
 # W1 ---------------------------------------------------------------------------

@@ -81,7 +81,7 @@ LAST = ValueSpec("last", INT)
 def echo_handler() -> Handler:
     functions = Functions()
 
-    @functions.bind("test.fns/echo", accepts=(INT, STRING), specs=[LAST])
+    @functions.bind("test.fns/echo", accepts=INT | STRING, specs=[LAST])
     def echo(state: State, msg: Message[int | str]) -> Result:
         if isinstance(msg.value, int):
             return Result(state.set(LAST, msg.value), [Send(SINK, INT, msg.value)])
