@@ -209,12 +209,14 @@ def _union(left: Type[Any] | TypeUnion[Any], right: object) -> TypeUnion[Any]:
             f"cannot join a `{type(right).__name__}` to a union of statefun Types;"
             " every part of `A | B` must be a Type (e.g. INT, json_type(...))"
         )
-    types = members(left) + members(right)
+    # isinstance() leaves pyright Type[Unknown] | TypeUnion[Unknown] (mypy: [Any]).
+    types = members(left) + members(right)  # pyright: ignore[reportUnknownArgumentType]
     seen: set[str] = set()
     for t in types:
         if t.typename in seen:
             raise DefinitionError(f"`{t.typename}` is in the union twice")
         seen.add(t.typename)
-    union: TypeUnion[Any] = object.__new__(TypeUnion)
+    # object.__new__(TypeUnion) is a TypeUnion[Unknown] to pyright, whatever `union` declares.
+    union: TypeUnion[Any] = object.__new__(TypeUnion)  # pyright: ignore[reportUnknownVariableType]
     object.__setattr__(union, "_types", types)
     return union
