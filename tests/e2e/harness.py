@@ -81,7 +81,7 @@ def log(msg: str) -> None:
 
 def find_java() -> str:
     """Path of the java binary: $JAVA, $JAVA_HOME/bin/java, then PATH. Fails loudly."""
-    candidates = []
+    candidates: list[str] = []
     if os.environ.get("JAVA"):
         candidates.append(os.environ["JAVA"])
     if os.environ.get("JAVA_HOME"):

@@ -43,7 +43,7 @@ IN = "e2e-counter-in"
 
 def handshakes(server: harness.FunctionServer, key: str) -> list[dict[str, object]]:
     """The server's request log for ``key``, in order."""
-    out = []
+    out: list[dict[str, object]] = []
     for line in server.log_text().splitlines():
         if line.startswith(MARK + " "):
             entry: dict[str, object] = json.loads(line[len(MARK) + 1 :])
