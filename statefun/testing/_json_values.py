@@ -11,6 +11,7 @@ import dataclasses
 import math
 import re
 import sys
+import types
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -428,4 +429,7 @@ def _holds_types(value: object) -> bool:
 
 
 def _name(python_type: object) -> str:
-    return python_type.__qualname__ if isinstance(python_type, type) else repr(python_type)
+    # Python 3.10 also calls dict[str, int] a type, whose __qualname__ is just "dict".
+    if isinstance(python_type, type) and not isinstance(python_type, types.GenericAlias):
+        return python_type.__qualname__
+    return repr(python_type)
