@@ -1,6 +1,6 @@
 """Pytest fixtures for the end-to-end suite (real StateFun 3.3.0 runtime + Kafka).
 
-Fixtures (see harness.py for the classes):
+Fixtures (see the harness package for the classes):
 
 * ``e2e_runtime`` (session) -> ``harness.Runtime``: jars fetched once into the cache.
 * ``e2e_run`` (session) -> ``harness.RunDir``: the per-run folder all logs go to.

@@ -1,0 +1,62 @@
+"""``python -m tests.e2e.harness fetch|up``, the command line ``scripts/e2e`` calls."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .common import log
+from .fetch import fetch_runtime
+from .function_server import FunctionServer
+from .kafka_broker import KafkaBroker
+from .processes import RunDir, install_sigterm_handler
+from .statefun_job import StatefunJob
+
+
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m tests.e2e.harness")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("fetch", help="fetch the runtime jars into the cache (no-op when warm)")
+    up = sub.add_parser("up", help="run Kafka + the StateFun job until Ctrl-C")
+    up.add_argument("module_dir", help="folder containing module.yaml")
+    up.add_argument("--topics", default="", help="comma-separated topics to create first")
+    up.add_argument("--function", default=None, help="function server command line (shell-split)")
+    args = ap.parse_args(argv)
+
+    t0 = time.monotonic()
+    rt = fetch_runtime()
+    log(
+        f"runtime at {rt.root} (statefun {rt.statefun_variant}, kafka {rt.kafka_version}), "
+        f"{time.monotonic() - t0:.1f}s"
+    )
+    if args.cmd == "fetch":
+        print(rt.root)
+        return 0
+
+    install_sigterm_handler()
+    run = RunDir()
+    try:
+        kafka = KafkaBroker(rt, run).start()
+        if args.topics:
+            kafka.create_topics([t for t in args.topics.split(",") if t])
+        if args.function:
+            import shlex
+
+            FunctionServer(run, shlex.split(args.function)).start()
+        job = StatefunJob(rt, run, args.module_dir).start()
+        log(
+            f"up: Kafka {kafka.bootstrap}, Flink REST {job.rest}, logs in {run.path}; Ctrl-C to stop"
+        )
+        while True:
+            job.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        run.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
