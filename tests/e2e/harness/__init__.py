@@ -14,6 +14,8 @@ Pieces (all usable without pytest; ``conftest.py`` wraps them in fixtures), one 
   folder on the classpath; wait until RUNNING, savepoint + cancel, restart from a savepoint.
 * ``function_server`` -- :class:`FunctionServer`, any argv (e.g. ``python -m statefun serve
   ...``); wait for its port, SIGKILL and restart it.
+* ``ports`` -- :class:`Ports`: no port is fixed; each run picks free ones (``run.ports``) and
+  the job gets its module.yaml rendered with them.
 
 Command line (used by ``scripts/e2e``)::
 
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 from .common import (
     FLINK_VERSION,
-    FUNCTION_PORT,
     HERE,
     HOST,
     REPO_ROOT,
@@ -35,8 +36,9 @@ from .common import (
     wait_until,
 )
 from .fetch import Runtime, fetch_runtime
-from .function_server import FunctionServer, serve_argv
+from .function_server import PORT_ARG, FunctionServer, serve_argv
 from .kafka_broker import KafkaBroker, Received
+from .ports import Ports, pick_port
 from .processes import (
     ManagedProcess,
     RunDir,
@@ -45,19 +47,20 @@ from .processes import (
     stop_all_processes,
     tail,
 )
-from .statefun_job import StatefunJob
+from .statefun_job import StatefunJob, render_module
 
 __all__ = [
     "FLINK_VERSION",
-    "FUNCTION_PORT",
     "HERE",
     "HOST",
+    "PORT_ARG",
     "REPO_ROOT",
     "STATEFUN_VERSION",
     "FunctionServer",
     "HarnessError",
     "KafkaBroker",
     "ManagedProcess",
+    "Ports",
     "Received",
     "RunDir",
     "Runtime",
@@ -66,6 +69,8 @@ __all__ = [
     "fetch_runtime",
     "install_sigterm_handler",
     "log",
+    "pick_port",
+    "render_module",
     "serve_argv",
     "stop_all_processes",
     "tail",

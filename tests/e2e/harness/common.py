@@ -1,8 +1,9 @@
 """What every part of the harness shares: versions, paths, the loopback host, errors, logging,
-waiting and port probes."""
+waiting, port probes and owner records (which process a run folder or a port belongs to)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -20,10 +21,6 @@ JVM_DIR = HERE / "jvm"
 REPO_ROOT = HERE.parent.parent
 
 HOST = "127.0.0.1"
-KAFKA_PORT = 9092
-KAFKA_CONTROLLER_PORT = 9093
-FLINK_REST_PORT = 8081
-FUNCTION_PORT = 8000
 
 
 T = TypeVar("T")
@@ -81,3 +78,43 @@ def wait_until(
             extra = f" (last error: {last_exc!r})" if last_exc else ""
             raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
         time.sleep(interval)
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22), which
+    tells a live owner from an unrelated process that got its PID later."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: count from the last ")"
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_record(pid: int | None = None) -> str:
+    """``"PID STARTTIME"`` of this process (or ``pid``), for :func:`owner_alive` to check later."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid} {_start_time(pid) or '?'}"
+
+
+def owner_alive(record: str) -> bool:
+    """Whether the process an :func:`owner_record` names still runs (and is the same process)."""
+    try:
+        pid_text, start = record.split()
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid <= 0:
+        return False
+    now = _start_time(pid)
+    if now is not None:
+        return start in ("?", now)
+    if Path("/proc/self/stat").is_file():  # /proc works and has no such PID
+        return False
+    try:  # no /proc: PID reuse cannot be told apart, so a live PID counts as the owner
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -8,12 +8,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .common import FUNCTION_PORT, HOST, REPO_ROOT, ensure_ports_free, log, port_open, wait_until
+from .common import HOST, REPO_ROOT, ensure_ports_free, log, port_open, wait_until
 from .processes import ManagedProcess, RunDir
+
+# In a FunctionServer's argv this becomes its port: the port is the run's, picked when the run
+# starts, while test modules build their command lines at import time.
+PORT_ARG = "{port}"
 
 
 def serve_argv(target: str) -> list[str]:
-    """The command line of ``statefun serve TARGET`` where the runtime's module.yaml expects it."""
+    """The command line of ``statefun serve TARGET`` where the runtime's module.yaml expects it
+    (the port is :data:`PORT_ARG`, filled in by :class:`FunctionServer`)."""
     return [
         sys.executable,
         "-m",
@@ -23,27 +28,31 @@ def serve_argv(target: str) -> list[str]:
         "--host",
         HOST,
         "--port",
-        str(FUNCTION_PORT),
+        PORT_ARG,
         "--path",
         "/statefun",
     ]
 
 
 class FunctionServer:
-    """A function server process (argv given by the test) serving on ``host:port``."""
+    """A function server process (argv given by the test) serving on ``127.0.0.1:port``.
+
+    ``port`` defaults to the run's function port, the one the job's module.yaml is rendered
+    with; :data:`PORT_ARG` anywhere in ``argv`` is replaced by it.
+    """
 
     def __init__(
         self,
         run: RunDir,
         argv: Sequence[str],
-        port: int = FUNCTION_PORT,
+        port: int | None = None,
         env: dict[str, str] | None = None,
         cwd: Path | str | None = None,
         name: str = "function",
     ):
         self.run = run
-        self.argv = list(argv)
-        self.port = port
+        self.port = run.ports.function if port is None else port
+        self.argv = [str(a).replace(PORT_ARG, str(self.port)) for a in argv]
         self.name = name
         self.cwd = Path(cwd) if cwd else REPO_ROOT
         base_env = dict(os.environ)

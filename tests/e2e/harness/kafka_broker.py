@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 from .common import (
     HOST,
     JVM_DIR,
-    KAFKA_CONTROLLER_PORT,
-    KAFKA_PORT,
     ensure_ports_free,
     log,
     port_open,
@@ -28,20 +26,23 @@ if TYPE_CHECKING:  # kafka-python is imported where used: only the tests need it
 
 
 class KafkaBroker:
-    """Single-node KRaft broker on 127.0.0.1:9092 (controller 9093) from the Maven jars."""
+    """Single-node KRaft broker on 127.0.0.1 from the Maven jars; its ports default to the
+    run's (``run.ports``), which the job's module.yaml is rendered with."""
 
     def __init__(
         self,
         runtime: Runtime,
         run: RunDir,
-        port: int = KAFKA_PORT,
-        controller_port: int = KAFKA_CONTROLLER_PORT,
+        port: int | None = None,
+        controller_port: int | None = None,
         heap: str = "512m",
     ):
         self.runtime = runtime
         self.run = run
-        self.port = port
-        self.controller_port = controller_port
+        self.port = run.ports.kafka if port is None else port
+        self.controller_port = (
+            run.ports.kafka_controller if controller_port is None else controller_port
+        )
         self.heap = heap
         self.dir = run.unique("kafka")
         self.process: ManagedProcess | None = None

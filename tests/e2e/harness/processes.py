@@ -14,9 +14,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 from .common import HarnessError, log, wait_until
+from .ports import Ports
 
 
 def tail(path: Path | str, lines: int = 60) -> str:
@@ -244,6 +246,11 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self.processes: list[ManagedProcess] = []
         self._counter: dict[str, int] = {}
+
+    @cached_property
+    def ports(self) -> Ports:
+        """This run's Kafka, Kafka controller and function ports, picked free on first use."""
+        return Ports.pick()
 
     def unique(self, stem: str) -> Path:
         n = self._counter.get(stem, 0) + 1

@@ -10,19 +10,23 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
 
 from .common import (
-    FLINK_REST_PORT,
     HOST,
     JVM_DIR,
     HarnessError,
     ensure_ports_free,
     log,
-    port_open,
     wait_until,
 )
 from .fetch import Runtime
+from .ports import pick_port
 from .processes import ManagedProcess, RunDir
+
+LOOPBACK = ("127.0.0.1", "localhost")
 
 
 def http_json(
@@ -38,11 +42,35 @@ def http_json(
     return result
 
 
+def render_module(text: str, kafka: str, function: str) -> str:
+    """``module.yaml`` with every Kafka ingress and egress ``address:`` set to ``kafka`` and the
+    host and port of every loopback endpoint's ``urlPathTemplate`` set to ``function``
+    (``host:port``): the files in the repo keep the documented defaults (9092, 8000) and each
+    run points its job at its own ports. Endpoints elsewhere are left alone."""
+    docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    for doc in docs:
+        kind = str(doc.get("kind", ""))
+        spec = doc.get("spec")
+        if not isinstance(spec, dict):
+            continue
+        if kind.startswith("io.statefun.kafka.") and "address" in spec:
+            spec["address"] = kafka
+        url = spec.get("urlPathTemplate")
+        if kind.startswith("io.statefun.endpoints.") and isinstance(url, str):
+            parts = urlsplit(url)
+            if parts.hostname in LOOPBACK:
+                spec["urlPathTemplate"] = urlunsplit(parts._replace(netloc=function))
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
 class StatefunJob:
     """The StateFun job on a local MiniCluster: ``CliFrontend run -t local`` in one JVM.
 
-    ``module_dir`` must contain ``module.yaml``; only that file is copied into the job's own
-    classpath folder, so exactly one module.yaml is visible.
+    ``module_dir`` must contain ``module.yaml``; only that file goes into the job's own
+    classpath folder, so exactly one module.yaml is visible. It goes there rendered
+    (:func:`render_module`) with the run's Kafka and function ports. The REST port is picked
+    free for each job unless ``rest_port`` is given; every other port the MiniCluster opens is
+    left to the kernel (``jvm/flink-conf.yaml.in``).
     """
 
     def __init__(
@@ -53,7 +81,7 @@ class StatefunJob:
         savepoint: str | None = None,
         checkpoint_interval: str = "2s",
         restart_attempts: int = 3,
-        rest_port: int = FLINK_REST_PORT,
+        rest_port: int | None = None,
         heap: str = "1g",
         job_name: str = "statefun-e2e",
         flink_conf: dict[str, str] | None = None,
@@ -65,7 +93,7 @@ class StatefunJob:
         self.savepoint = savepoint
         self.checkpoint_interval = checkpoint_interval
         self.restart_attempts = restart_attempts
-        self.rest_port = rest_port
+        self.rest_port = pick_port() if rest_port is None else rest_port
         self.heap = heap
         self.job_name = job_name
         self.flink_conf = dict(flink_conf or {})
@@ -84,7 +112,10 @@ class StatefunJob:
             raise HarnessError(f"no module.yaml in {self.module_dir}")
         module = self.dir / "module"
         module.mkdir(exist_ok=True)
-        shutil.copyfile(src, module / "module.yaml")
+        ports = self.run.ports
+        (module / "module.yaml").write_text(
+            render_module(src.read_text(), f"{HOST}:{ports.kafka}", f"{HOST}:{ports.function}")
+        )
         conf = self.dir / "conf"
         conf.mkdir(exist_ok=True)
         for sub in ("tmp", "checkpoints", "savepoints", "plugins"):
@@ -270,8 +301,6 @@ class StatefunJob:
         except HarnessError:
             log("CLI JVM still alive after the job ended: stopping it")
             self.process.stop()
-        # the REST port must be free before a restart binds it again
-        wait_until(lambda: not port_open(self.rest_port), 30, "Flink REST port to close")
         self._drop_tmp()
 
     def stop(self) -> None:
@@ -291,7 +320,6 @@ class StatefunJob:
         opts: dict[str, Any] = dict(
             checkpoint_interval=self.checkpoint_interval,
             restart_attempts=self.restart_attempts,
-            rest_port=self.rest_port,
             heap=self.heap,
             job_name=self.job_name,
             flink_conf=self.flink_conf,
