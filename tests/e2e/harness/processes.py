@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
-from .common import HarnessError, log, wait_until
+from .common import HarnessError, log, owner_alive, owner_record, wait_until
 from .ports import Ports
 
 
@@ -222,28 +222,60 @@ class ManagedProcess:
         return wait_until(find, timeout, f"{text!r} in {self.log_path}", interval=0.3)
 
 
+RUN_PREFIX = "statefun-e2e-run-"
+OWNER_FILE = "owner.pid"
+KEEP_DAYS = 3.0
+
+
+def runs_base() -> Path:
+    return Path(os.environ.get("STATEFUN_E2E_RUNS", tempfile.gettempdir()))
+
+
+def prune_runs(base: Path, keep_days: float = KEEP_DAYS, now: float | None = None) -> list[Path]:
+    """Remove the ``statefun-e2e-run-*`` folders in ``base`` untouched for ``keep_days`` whose
+    owner (``owner.pid``) is gone; returns them. A folder whose owner still runs is never
+    removed, however old: runs share the base folder, and one must not delete another's logs.
+    """
+    cutoff = (time.time() if now is None else now) - keep_days * 86400
+    removed = []
+    for folder in sorted(base.glob(RUN_PREFIX + "*")):
+        try:
+            if not folder.is_dir() or folder.stat().st_mtime > cutoff:
+                continue
+            try:
+                owner = (folder / OWNER_FILE).read_text()
+            except FileNotFoundError:  # a folder from before owners were recorded
+                owner = ""
+        except OSError:
+            continue
+        if owner and owner_alive(owner):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 class RunDir:
     """A per-run folder holding every process's log and working files.
 
     Default: a fresh ``statefun-e2e-run-*`` under ``$STATEFUN_E2E_RUNS`` or the temp dir.
     It is kept afterwards (logs, Kafka data, checkpoints: a few MB) so a failure can be
-    inspected; only the newest ``KEEP`` such folders are kept.
+    inspected. It records its owner (this process's PID and start time) in ``owner.pid``;
+    creating a run removes only folders of runs that ended more than :data:`KEEP_DAYS` ago
+    (:func:`prune_runs`), never one another live run is using.
     """
-
-    KEEP = 10  # older statefun-e2e-run-* folders in the same base folder are removed
 
     def __init__(self, path: Path | None = None):
         if path is None:
-            base = Path(os.environ.get("STATEFUN_E2E_RUNS", tempfile.gettempdir()))
+            base = runs_base()
             base.mkdir(parents=True, exist_ok=True)
-            old = sorted(base.glob("statefun-e2e-run-*"), key=lambda p: p.name)
-            for stale in old[: max(0, len(old) - (self.KEEP - 1))]:
-                shutil.rmtree(stale, ignore_errors=True)
+            prune_runs(base)
             path = Path(
-                tempfile.mkdtemp(prefix=time.strftime("statefun-e2e-run-%Y%m%d-%H%M%S-"), dir=base)
+                tempfile.mkdtemp(prefix=time.strftime(RUN_PREFIX + "%Y%m%d-%H%M%S-"), dir=base)
             )
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / OWNER_FILE).write_text(owner_record())
         self.processes: list[ManagedProcess] = []
         self._counter: dict[str, int] = {}
 
