@@ -7,7 +7,8 @@ Pieces (all usable without pytest; ``conftest.py`` wraps them in fixtures), one 
 * ``fetch`` -- :func:`fetch_runtime` fetches the jars once into a version-keyed cache outside
   the clone.
 * ``processes`` -- :class:`RunDir`, the per-run folder each process logs into;
-  :class:`ManagedProcess`; the signal safety net.
+  :class:`ManagedProcess`. ``signals`` -- the safety net: the first SIGTERM/SIGHUP/Ctrl-C
+  interrupts, later ones do not cut the stopping of the children short.
 * ``kafka_broker`` -- :class:`KafkaBroker`, a single-node KRaft broker plus small kafka-python
   helpers.
 * ``statefun_job`` -- :class:`StatefunJob`, ``CliFrontend run -t local`` with a module.yaml
@@ -43,10 +44,11 @@ from .processes import (
     ManagedProcess,
     RunDir,
     error_summary,
-    install_sigterm_handler,
+    run_until_signalled,
     stop_all_processes,
     tail,
 )
+from .signals import install_sigterm_handler, shielded
 from .statefun_job import StatefunJob, render_module
 
 __all__ = [
@@ -71,7 +73,9 @@ __all__ = [
     "log",
     "pick_port",
     "render_module",
+    "run_until_signalled",
     "serve_argv",
+    "shielded",
     "stop_all_processes",
     "tail",
     "wait_until",

@@ -11,12 +11,13 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Callable
 
 from .common import HOST, log
 from .fetch import fetch_runtime
 from .function_server import PORT_ARG, FunctionServer
 from .kafka_broker import KafkaBroker
-from .processes import RunDir, install_sigterm_handler
+from .processes import RunDir, run_until_signalled
 from .statefun_job import StatefunJob
 
 
@@ -47,9 +48,9 @@ def _main(argv: list[str]) -> int:
         print(rt.root)
         return 0
 
-    install_sigterm_handler()
     run = RunDir()
-    try:
+
+    def start() -> Callable[[], None]:
         kafka = KafkaBroker(rt, run).start()
         if args.topics:
             kafka.create_topics([t for t in args.topics.split(",") if t])
@@ -72,13 +73,9 @@ def _main(argv: list[str]) -> int:
             f"{run.ports.function}, logs in {run.path}; Ctrl-C to stop"
         )
         print(json.dumps(ports), flush=True)
-        while True:
-            job.check_alive()
-            time.sleep(1)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        run.stop_all()
+        return job.check_alive
+
+    return run_until_signalled(run, start)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Child processes and their logs: each in its own process group, logging into the run folder,
-stopped by PID; the run folder; the signal safety net."""
+stopped by PID, whatever signals arrive meanwhile (``signals.py``); the run folder."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
 from .common import HarnessError, log, owner_alive, owner_record, wait_until
 from .ports import Ports
+from .signals import install_sigterm_handler, shielded
 
 
 def tail(path: Path | str, lines: int = 60) -> str:
@@ -76,9 +77,10 @@ def stop_all_processes() -> None:
     """Stop every process started by this harness that is still alive (atexit / signal safety net)."""
     with _LIVE_LOCK:
         procs = list(_LIVE.values())
-    for p in reversed(procs):
-        with contextlib.suppress(Exception):
-            p.stop()
+    with shielded():
+        for p in reversed(procs):
+            with contextlib.suppress(Exception):
+                p.stop()
 
 
 atexit.register(stop_all_processes)
@@ -111,17 +113,19 @@ class ManagedProcess:
                 f"\n==== {time.strftime('%H:%M:%S')} start {self.name}: {' '.join(self.argv)}\n".encode()
             )
             lf.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=lf,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.cwd,
-                preexec_fn=_child_setup,
-            )
-        with _LIVE_LOCK:
-            _LIVE[self.proc.pid] = self
+            # an interrupt between the fork and the bookkeeping would leave a child no one stops
+            with shielded():
+                self.proc = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=lf,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    cwd=self.cwd,
+                    preexec_fn=_child_setup,
+                )
+                with _LIVE_LOCK:
+                    _LIVE[self.proc.pid] = self
         log(f"started {self.name} (pid {self.proc.pid}), log: {self.log_path}")
         return self
 
@@ -160,27 +164,31 @@ class ManagedProcess:
         """SIGKILL right away (crash simulation) and reap."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            log(f"SIGKILL {self.name} (pid {self.proc.pid})")
-            self._signal(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=30)
-        self._forget()
+        with shielded():
+            if self.proc.poll() is None:
+                log(f"SIGKILL {self.name} (pid {self.proc.pid})")
+                self._signal(signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=30)
+            self._forget()
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds. Returns the exit code."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                log(f"{self.name} (pid {self.proc.pid}) ignored SIGTERM for {timeout}s: SIGKILL")
-                self._signal(signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(timeout=30)
-        self._forget()
+        with shielded():
+            if self.proc.poll() is None:
+                self._signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    log(
+                        f"{self.name} (pid {self.proc.pid}) ignored SIGTERM for {timeout}s: SIGKILL"
+                    )
+                    self._signal(signal.SIGKILL)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(timeout=30)
+            self._forget()
         return self.proc.returncode
 
     def wait(self, timeout: float) -> int:
@@ -305,9 +313,26 @@ class RunDir:
         return "\n".join(out)
 
     def stop_all(self) -> None:
-        for p in reversed(self.processes):
-            with contextlib.suppress(Exception):
-                p.stop()
+        """Stop every process of this run by PID, newest first, to the end."""
+        with shielded():
+            for p in reversed(self.processes):
+                with contextlib.suppress(Exception):
+                    p.stop()
+
+
+def run_until_signalled(run: RunDir, start: Callable[[], Callable[[], None]]) -> int:
+    """``up``'s life: ``start()`` the processes (it returns a liveness check, called every
+    second) and keep them until Ctrl-C or SIGTERM; then stop all of ``run``'s, by PID."""
+    install_sigterm_handler()
+    try:
+        check = start()
+        while True:
+            check()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        run.stop_all()
 
 
 def run_command(
@@ -328,17 +353,3 @@ def run_command(
             f"command failed (exit {proc.returncode}): {' '.join(map(str, cmd))}\n"
             f"--- tail of {log_file} ---\n{tail(log_file, 40)}"
         )
-
-
-def install_sigterm_handler() -> None:
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so fixtures/finally blocks stop the children."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handler(signum: int, frame: object) -> None:  # noqa: ARG001
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for s in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(Exception):
-            if signal.getsignal(s) in (signal.SIG_DFL, None):
-                signal.signal(s, handler)
