@@ -36,7 +36,7 @@ SERVE = [
     "-m",
     "tests.e2e.apps.handshake.server",
     "--port",
-    str(harness.FUNCTION_PORT),
+    harness.PORT_ARG,
 ]
 IN = "e2e-counter-in"
 
