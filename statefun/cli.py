@@ -64,7 +64,8 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="statefun", description=__doc__.split("\n\n")[0] if __doc__ else None
+        prog="statefun",
+        description="Serve StateFun functions over HTTP, or run them on the local runtime.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
