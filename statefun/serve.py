@@ -150,7 +150,7 @@ def ssl_context(tls: TlsOptions) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     _load_chain(context, tls)
     if tls.client_ca is not None:
-        _check_pem(tls.client_ca, "--tls-client-ca", b"-----BEGIN CERTIFICATE-----", "certificate")
+        _check_pem(tls.client_ca, "--tls-client-ca", "certificate", "-----BEGIN CERTIFICATE-----")
         try:
             context.load_verify_locations(cafile=tls.client_ca)
         except (OSError, ssl.SSLError) as exc:
@@ -161,8 +161,8 @@ def ssl_context(tls: TlsOptions) -> ssl.SSLContext:
 
 def _load_chain(context: ssl.SSLContext, tls: TlsOptions) -> None:
     """Load the certificate chain and key into ``context``, or raise a CliError saying why not."""
-    _check_pem(tls.cert, "--tls-cert", b"-----BEGIN CERTIFICATE-----", "certificate")
-    _check_pem(tls.key, "--tls-key", b"PRIVATE KEY-----", "private key")
+    _check_pem(tls.cert, "--tls-cert", "certificate", "-----BEGIN CERTIFICATE-----")
+    _check_pem(tls.key, "--tls-key", "private key", "PRIVATE KEY-----")
     password = None
     if tls.key_password_file is not None:
         password = _read(tls.key_password_file, "--tls-key-password-file")
@@ -207,12 +207,11 @@ def _read(path: Path, option: str) -> bytes:
         raise CliError(f"cannot read {option} {path}: {_reason(exc)}") from None
 
 
-def _check_pem(path: Path, option: str, marker: bytes, kind: str) -> None:
+def _check_pem(path: Path, option: str, kind: str, marker: str) -> None:
     # OpenSSL says only "PEM lib" for a file of the wrong kind: say which file, and what it lacks.
-    if marker not in _read(path, option):
-        raise CliError(
-            f"{option} {path} holds no PEM {kind} (a `-----BEGIN ...{kind.upper()}-----` block)"
-        )
+    if marker.encode() not in _read(path, option):
+        begin = marker if marker.startswith("-----BEGIN") else f"-----BEGIN ... {marker}"
+        raise CliError(f"{option} {path} holds no PEM {kind} (no `{begin}` line)")
 
 
 def _reason(exc: OSError | ssl.SSLError) -> str:

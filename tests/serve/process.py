@@ -29,6 +29,18 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    """``statefun serve ARGS`` run to its end: for command lines it refuses."""
+    return subprocess.run(
+        [sys.executable, "-m", "statefun", "serve", *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+    )
+
+
 class Served:
     """``statefun serve ARGS --port 0``, started and waited for; ``port`` is the one it chose."""
 
