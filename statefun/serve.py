@@ -65,10 +65,10 @@ transport's ``pool_ttl`` is 15 s, OkHttp's pool 1 min), so the server seldom
 closes one the runtime is about to reuse; short enough that idle or stalled
 clients give their sockets back (aiohttp's own default is an hour)."""
 
-# After the grace: for answers already made to be written, and for cancelled
-# requests to unwind. Part of the promise that the process is gone soon after
-# the grace period, so it stays small.
-_FLUSH_SECONDS = 1.0
+# aiohttp's own shutdown, after the grace: it waits this long for cancelled
+# requests to unwind, twice over. Small, since the process is to be gone soon
+# after the grace period.
+_UNWIND_SECONDS = 0.5
 
 
 class TlsOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -229,15 +229,20 @@ class _InFlight:
     async def track(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        """The middleware's body: ``handler(request)``, with the request counted while it runs."""
+        """The middleware's body: ``handler(request)``, with the request counted until answered.
+
+        aiohttp runs each request in a task of its own, which goes on to write
+        the answer after the handlers return: counted until that task ends, a
+        request is in flight until its answer is sent.
+        """
         task: asyncio.Task[object] | None = asyncio.current_task()
-        if task is None:  # pragma: no cover - aiohttp runs every handler in a task
-            return await handler(request)
-        self.requests[task] = request
-        try:
-            return await handler(request)
-        finally:
-            del self.requests[task]
+        if task is not None and task not in self.requests:
+            self.requests[task] = request
+            task.add_done_callback(self._forget)
+        return await handler(request)
+
+    def _forget(self, task: asyncio.Task[object]) -> None:
+        del self.requests[task]
 
     async def wait(self, seconds: float) -> None:
         """Return once no request is in flight, or after ``seconds``."""
@@ -311,7 +316,7 @@ async def _start(
 
     app.middlewares.append(track)
     runner = web.AppRunner(
-        app, keepalive_timeout=options.keepalive_timeout, shutdown_timeout=_FLUSH_SECONDS
+        app, keepalive_timeout=options.keepalive_timeout, shutdown_timeout=_UNWIND_SECONDS
     )
     await runner.setup()
     site = web.TCPSite(runner, options.host, options.port, ssl_context=context)
