@@ -66,8 +66,16 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value >= 0 or value == float("inf"):
+    if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    # aiohttp takes a keep-alive timeout of 0 as none at all: idle connections kept for ever.
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
     return value
 
 
@@ -110,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--keepalive-timeout",
-        type=_seconds,
+        type=_positive_seconds,
         default=DEFAULT_KEEPALIVE_TIMEOUT,
         metavar="SECONDS",
         help="how long a connection may stay idle, or take to send a request's headers"
