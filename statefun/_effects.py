@@ -75,7 +75,8 @@ def _to_bytes(effect: str, value: object) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
+        # isinstance() leaves pyright a memoryview[Unknown]; bytes() takes any buffer.
+        return bytes(value)  # pyright: ignore[reportUnknownArgumentType]
     raise DefinitionError(
         f"{effect}: value must be `bytes` or `str`, got `{type(value).__name__}`;"
         " encode other values with their Type first, e.g. INT.encode(n)"

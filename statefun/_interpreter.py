@@ -8,7 +8,7 @@ grouped by kind here, each group keeping the order the function returned.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ._address import Address
 from ._effects import CancelDelayed, Effect, Egress, KafkaRecord, KinesisRecord, Send, SendAfter
@@ -65,14 +65,19 @@ def interpret(
 
 def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect]) -> None:
     pending_tokens: set[str] = set()
+    # A class pattern gives pyright Send[Unknown], which strict rejects on every use, and mypy
+    # Send[Any], to which a cast is redundant; both accept a cast to Send[object]. Any T will
+    # do: an effect's Type encodes the effect's own value.
     for effect in effects:
         match effect:
             case Send():
+                send = cast("Send[object]", effect)
                 out = result.outgoing_messages.add()
-                _address(out.target, effect.target)
-                _typed(out.argument, effect.type.typename, effect.type.encode(effect.value))
+                _address(out.target, send.target)
+                _typed(out.argument, send.type.typename, send.type.encode(send.value))
             case SendAfter():
-                token = effect.cancellation_token
+                later = cast("SendAfter[object]", effect)
+                token = later.cancellation_token
                 delayed = result.delayed_invocations.add()
                 if token is not None:
                     if token in pending_tokens:
@@ -82,16 +87,17 @@ def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect])
                         )
                     pending_tokens.add(token)
                     delayed.cancellation_token = token
-                delayed.delay_in_ms = effect.delay_ms
-                _address(delayed.target, effect.target)
-                _typed(delayed.argument, effect.type.typename, effect.type.encode(effect.value))
+                delayed.delay_in_ms = later.delay_ms
+                _address(delayed.target, later.target)
+                _typed(delayed.argument, later.type.typename, later.type.encode(later.value))
             case CancelDelayed():
                 pending_tokens.discard(effect.token)
                 cancel = result.delayed_invocations.add()
                 cancel.is_cancellation_request = True
                 cancel.cancellation_token = effect.token
             case Egress():
-                _egress(result, effect, effect.type.typename, effect.type.encode(effect.value))
+                egress = cast("Egress[object]", effect)
+                _egress(result, egress, egress.type.typename, egress.type.encode(egress.value))
             case KafkaRecord():
                 kafka = KafkaProducerRecord(topic=effect.topic, value_bytes=effect.value)
                 if effect.key is not None:

@@ -108,7 +108,8 @@ class State:
             declared = self._check(spec)
         value = self._values.get(name, _UNWRITTEN)
         if value is _UNWRITTEN:
-            value = self._origin.value(declared)
+            # `declared` is `spec` or _check()'s answer, never None; pyright cannot narrow `is not`.
+            value = self._origin.value(declared)  # pyright: ignore[reportArgumentType]
         return None if value is ABSENT else value  # type: ignore[return-value]
 
     def set(self, spec: WritableSpec[P], *value: P.args, **_: P.kwargs) -> State:
@@ -153,8 +154,10 @@ class State:
         if declared != spec:
             if declared is None:
                 raise UndeclaredState(spec.name, tuple(self._specs))
-            raise UndeclaredState(spec.name, tuple(self._specs), declared_as=declared, given=spec)
-        return declared
+            # isinstance() leaves pyright a ValueSpec[Unknown] (mypy: ValueSpec[Any]).
+            raise UndeclaredState(spec.name, tuple(self._specs), declared_as=declared, given=spec)  # pyright: ignore[reportUnknownArgumentType]
+        # Equal to `spec`, so not None: mypy narrows on `!=`, pyright does not.
+        return declared  # pyright: ignore[reportReturnType]
 
     def _items(self) -> Iterator[tuple[str, object]]:
         for name, spec in self._specs.items():

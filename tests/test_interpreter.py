@@ -7,7 +7,7 @@ counting serde proving each state value is decoded and encoded at most once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -54,7 +54,7 @@ def run(
     effects: Sequence[Effect] = (),
     *,
     raw: Mapping[str, bytes | None] | None = None,
-    change: Any = None,
+    change: Callable[[State], State] | None = None,
 ) -> FromFunction.InvocationResponse:
     """Interpret a batch that started from ``raw`` state and ended after ``change``."""
     origin = Origin({"visits": None, "name": None} if raw is None else dict(raw))

@@ -148,7 +148,7 @@ class TestRefused:
     def test_two_types_with_one_typename(self) -> None:
         other = custom_type("io.statefun.types/int", encode=str.encode, decode=bytes.decode)
         with pytest.raises(DefinitionError) as info:
-            INT | other  # noqa: B018
+            _ = INT | other
         assert str(info.value) == "`io.statefun.types/int` is in the union twice"
 
     def test_specs_must_be_value_specs(self) -> None:

@@ -172,7 +172,7 @@ async def _pass(
 
 def _parse(line: str, number: int) -> tuple[str, str | None, bytes] | timedelta:
     try:
-        item = json.loads(line)
+        item: dict[str, Any] | list[Any] | str | int | float | bool | None = json.loads(line)
     except json.JSONDecodeError as exc:
         raise CliError(f"line {number}: not JSON: {exc}") from None
     if not isinstance(item, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from contextlib import ExitStack, contextmanager
 
 from examples.greeter.functions import GREET, GreetRequest
@@ -47,7 +47,7 @@ def connections(port: int, count: int, stack: ExitStack) -> list[socket.socket]:
 
 
 @contextmanager
-def sending_slowly(sockets: list[socket.socket]) -> Iterator[None]:
+def sending_slowly(sockets: list[socket.socket]) -> Generator[None, None, None]:
     """Each socket gets HEAD one byte at a time, round after round, until the block ends."""
     stop = threading.Event()
 

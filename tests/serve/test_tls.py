@@ -224,13 +224,13 @@ class TestBadTlsFiles:
         )
 
     def test_a_key_given_as_the_certificate(self, pki: Pki) -> None:
-        cert, key = pki.server
+        key = pki.server[1]
         assert self.message(cert=key, key=key) == (
             f"--tls-cert {key} holds no PEM certificate (no `-----BEGIN CERTIFICATE-----` line)"
         )
 
     def test_a_certificate_given_as_the_key(self, pki: Pki) -> None:
-        cert, key = pki.server
+        cert = pki.server[0]
         assert self.message(cert=cert, key=cert) == (
             f"--tls-key {cert} holds no PEM private key (no `-----BEGIN ... PRIVATE KEY-----` line)"
         )
