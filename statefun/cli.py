@@ -24,41 +24,46 @@ def _serve_command(args: argparse.Namespace) -> int:
     functions = load_functions(args.target)
     if not len(functions):
         raise CliError(f"{args.target} has no functions registered")
-    tls = None
-    if args.tls_cert is not None or args.tls_key is not None:
-        if args.tls_cert is None or args.tls_key is None:
-            given, missing = (
-                ("--tls-key", "--tls-cert")
-                if args.tls_cert is None
-                else ("--tls-cert", "--tls-key")
-            )
-            raise CliError(f"{given} needs {missing} too: HTTPS takes a certificate and its key")
-        tls = TlsOptions(
-            cert=args.tls_cert,
-            key=args.tls_key,
-            key_password_file=args.tls_key_password_file,
-            client_ca=args.tls_client_ca,
-        )
-    else:
-        for option, value in (
-            ("--tls-client-ca", args.tls_client_ca),
-            ("--tls-key-password-file", args.tls_key_password_file),
-        ):
-            if value is not None:
-                raise CliError(f"{option} needs --tls-cert and --tls-key: it is part of HTTPS")
-    options = ServeOptions(
+    options = _serve_options(args)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return serve(functions, options)
+
+
+def _serve_options(args: argparse.Namespace) -> ServeOptions:
+    """The parsed ``statefun serve`` command line as the one value :func:`serve` takes."""
+    return ServeOptions(
         host=args.host,
         port=args.port,
         path=args.path,
         max_body_size=args.max_body_size,
         grace_period=args.grace_period,
         keepalive_timeout=args.keepalive_timeout,
-        tls=tls,
+        tls=_tls_options(args),
     )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _tls_options(args: argparse.Namespace) -> TlsOptions | None:
+    if args.tls_cert is None and args.tls_key is None:
+        for option, value in (
+            ("--tls-client-ca", args.tls_client_ca),
+            ("--tls-key-password-file", args.tls_key_password_file),
+        ):
+            if value is not None:
+                raise CliError(f"{option} needs --tls-cert and --tls-key: it is part of HTTPS")
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        given, missing = (
+            ("--tls-key", "--tls-cert") if args.tls_cert is None else ("--tls-cert", "--tls-key")
+        )
+        raise CliError(f"{given} needs {missing} too: HTTPS takes a certificate and its key")
+    return TlsOptions(
+        cert=args.tls_cert,
+        key=args.tls_key,
+        key_password_file=args.tls_key_password_file,
+        client_ca=args.tls_client_ca,
     )
-    return serve(functions, options)
 
 
 def _seconds(text: str) -> float:
