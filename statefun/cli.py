@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._handler import DEFAULT_INVOCATION_TIMEOUT
 from .loader import CliError, load_functions
 from .serve import DEFAULT_GRACE_PERIOD, DEFAULT_KEEPALIVE_TIMEOUT, ServeOptions, TlsOptions, serve
 
@@ -40,6 +41,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         max_body_size=args.max_body_size,
         grace_period=args.grace_period,
         keepalive_timeout=args.keepalive_timeout,
+        invocation_timeout=args.invocation_timeout or None,
         tls=_tls_options(args),
     )
 
@@ -129,6 +131,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a connection may stay idle, or take to send a request's headers"
         f" (default {DEFAULT_KEEPALIVE_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--invocation-timeout",
+        type=_seconds,
+        default=DEFAULT_INVOCATION_TIMEOUT.total_seconds(),
+        metavar="SECONDS",
+        help="how long an async function may take for one message before the request is"
+        " answered 500 (the runtime retries); 0 for no limit"
+        f" (default {DEFAULT_INVOCATION_TIMEOUT.total_seconds():g})",
     )
     tls = serve.add_argument_group("TLS")
     tls.add_argument(

@@ -29,11 +29,13 @@ import logging
 import signal
 import ssl
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
 
+from ._handler import DEFAULT_INVOCATION_TIMEOUT
 from ._registry import Functions
 from .loader import CliError
 
@@ -114,6 +116,9 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
         Seconds requests in flight get to finish after SIGTERM or SIGINT.
     keepalive_timeout
         Seconds a connection may stay idle, or take to send a request's headers.
+    invocation_timeout
+        Seconds an ``async`` function may take for one message (``500`` after);
+        ``None`` for no limit.
     tls
         Serve HTTPS (and with a client CA, mutual TLS); ``None`` for plain HTTP.
     """
@@ -124,6 +129,7 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
     max_body_size: int = 32 * 1024 * 1024  # statefun.aiohttp.DEFAULT_MAX_BODY_SIZE
     grace_period: float = DEFAULT_GRACE_PERIOD
     keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    invocation_timeout: float | None = DEFAULT_INVOCATION_TIMEOUT.total_seconds()
     tls: TlsOptions | None = None
 
 
@@ -306,7 +312,13 @@ async def _start(
 
     from .aiohttp import make_app
 
-    app = make_app(functions, path=options.path, max_body_size=options.max_body_size)
+    limit = options.invocation_timeout
+    app = make_app(
+        functions,
+        path=options.path,
+        max_body_size=options.max_body_size,
+        invocation_timeout=None if limit is None else timedelta(seconds=limit),
+    )
 
     @web.middleware
     async def track(

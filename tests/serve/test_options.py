@@ -20,6 +20,8 @@ def test_the_defaults() -> None:
     assert (options.grace_period, DEFAULT_GRACE_PERIOD) == (25, 25)
     # Above the runtime's pool idle times (15 s async transport, 1 min OkHttp).
     assert (options.keepalive_timeout, DEFAULT_KEEPALIVE_TIMEOUT) == (75, 75)
+    # Inside the runtime's call budget (1 min OkHttp, 2 min async), so a retry can succeed.
+    assert options.invocation_timeout == 30
     assert options.tls is None
 
 

@@ -118,3 +118,15 @@ def test_an_idle_server_exits_0_at_once(serve: Serve) -> None:
     served.signal(signal.SIGTERM)
     assert served.wait() == 0
     assert any("0 request(s) in flight get up to 3600 s" in line for line in served.output)
+
+
+def test_invocation_timeout_answers_a_slow_function_500(serve: Serve, tmp_path: Path) -> None:
+    # The gate is never opened: the function waits until the server's limit ends it.
+    served = serve(GATED, "--invocation-timeout", "0.2")
+    status, body = post(served.port, gated_request(tmp_path))
+    assert (status, body.decode()) == (
+        500,
+        "function `test/gated` id='one' failed on `io.statefun.types/string` (message 1 of 1):"
+        " InvocationTimeout: function `test/gated` did not finish within 0.2 s"
+        " (invocation_timeout)\n",
+    )
