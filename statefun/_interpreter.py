@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+import msgspec
+
 from ._address import Address
 from ._effects import CancelDelayed, Effect, Egress, KafkaRecord, KinesisRecord, Send, SendAfter
 from ._errors import DefinitionError, SerdeError
@@ -20,7 +22,7 @@ from ._generated.request_reply_pb2 import FromFunction, TypedValue
 from ._spec import ValueSpec
 from ._state import ABSENT, Origin, State, check_declared, declared, origin_of, written
 
-__all__ = ("incomplete", "interpret")
+__all__ = ("Emitted", "incomplete", "interpret", "interpret_counted")
 
 KAFKA_TYPENAME = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
 KINESIS_TYPENAME = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
@@ -51,16 +53,42 @@ def incomplete(missing: Iterable[ValueSpec[Any]]) -> bytes:
     return response.SerializeToString()
 
 
+class Emitted(msgspec.Struct, frozen=True, gc=False):
+    """What a response carries, counted: for the shell's logs and metrics."""
+
+    messages: int
+    """Messages to functions, sent now."""
+    delayed: int
+    """Delayed messages and cancellations."""
+    egress: int
+    """Egress records."""
+    state_written: int
+    """Bytes of state values written (MODIFY mutations)."""
+
+
 def interpret(
     specs: Mapping[str, ValueSpec[Any]], origin: Origin, state: State, effects: Iterable[Effect]
 ) -> bytes:
     """Serialize the ``InvocationResponse`` for a batch that ended in ``state`` with ``effects``."""
+    return interpret_counted(specs, origin, state, effects)[0]
+
+
+def interpret_counted(
+    specs: Mapping[str, ValueSpec[Any]], origin: Origin, state: State, effects: Iterable[Effect]
+) -> tuple[bytes, Emitted]:
+    """:func:`interpret`, and what the response carries."""
     response = FromFunction()
     result = response.invocation_result
     result.SetInParent()
     _effects(result, effects)
-    _mutations(result, specs, origin, state)
-    return response.SerializeToString()
+    size = _mutations(result, specs, origin, state)
+    emitted = Emitted(
+        len(result.outgoing_messages),
+        len(result.delayed_invocations),
+        len(result.outgoing_egresses),
+        size,
+    )
+    return response.SerializeToString(), emitted
 
 
 def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect]) -> None:
@@ -159,7 +187,9 @@ def _mutations(
     specs: Mapping[str, ValueSpec[Any]],
     origin: Origin,
     state: State,
-) -> None:
+) -> int:
+    """Add the mutations; return how many bytes of state values they write."""
+    size = 0
     derived = origin_of(state) is origin
     if derived:
         # Derived from the batch's own state: only what was written can differ.
@@ -194,6 +224,8 @@ def _mutations(
         mutation.mutation_type = _MODIFY
         mutation.state_name = name
         _typed(mutation.state_value, spec.type.typename, data)
+        size += len(data)
+    return size
 
 
 def _value_or_absent(state: State, spec: ValueSpec[Any]) -> object:
