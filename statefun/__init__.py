@@ -113,12 +113,18 @@ __version__ = "0.1.0"
 
 
 def _claim_public_names() -> None:
-    # Reprs and tracebacks say `statefun.Address`, not `statefun._address.Address`;
-    # the same for the type constructors (`statefun.json_type`), as httpx does.
+    # Reprs and tracebacks say `statefun.Type`, not `statefun._type.Type`; the same for
+    # the type constructors (`statefun.json_type`), as httpx does. Not msgspec Structs:
+    # msgspec reads their annotations (msgspec.structs.fields, a decoder of a Struct
+    # holding an Address) in the namespace of their __module__, which must stay theirs.
     from types import FunctionType
+
+    import msgspec
 
     for name in __all__:
         obj = globals()[name]
+        if isinstance(obj, type) and issubclass(obj, msgspec.Struct):
+            continue
         if isinstance(obj, (type, FunctionType)):
             try:
                 obj.__module__ = __name__

@@ -36,7 +36,7 @@ from ._errors import (
 )
 from ._generated.request_reply_pb2 import ToFunction
 from ._interpreter import Emitted, incomplete, interpret_counted
-from ._message import trusted_message
+from ._message import Message
 from ._middleware import Invocation, InvocationMiddleware, RequestMiddleware, split
 from ._registry import AnyFunction, Function, Functions
 from ._spec import ValueSpec
@@ -339,7 +339,7 @@ async def _fold(
             effects.append(policy.effect(letters[-1]))
             continue
         try:
-            message = trusted_message(address, value, caller, arg_typename)
+            message = Message(address, value, caller, arg_typename)
             if middleware:
                 call = Invocation(typename, message, index, count)
                 result: Any = await _through(middleware, fn, state, call, timeout)

@@ -136,10 +136,10 @@ class TestUndeclared:
 
 
 class TestConstruction:
-    def test_only_through_of(self) -> None:
-        with pytest.raises(DefinitionError) as info:
-            State()
-        assert str(info.value) == "build a State with State.of(*specs)"
+    def test_built_with_of(self) -> None:
+        # The fields are the SDK's: a State built by hand is a plain call error.
+        with pytest.raises(TypeError):
+            State()  # type: ignore[call-arg]
 
     def test_of_takes_value_specs(self) -> None:
         with pytest.raises(DefinitionError) as info:
@@ -158,9 +158,9 @@ class TestConstruction:
 class TestValueSemantics:
     def test_immutable(self) -> None:
         state = State.of(VISITS)
-        with pytest.raises(AttributeError) as info:
-            state._values = {}
-        assert str(info.value) == "State is immutable: State.set returns a new State"
+        with pytest.raises(AttributeError):
+            state._values = {}  # type: ignore[misc]
+        assert state.get(VISITS) is None
 
     def test_equal_by_specs_and_values(self) -> None:
         assert State.of(VISITS).set(VISITS, 1) == State.of(VISITS).set(VISITS, 1)

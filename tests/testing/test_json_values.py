@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, NamedTuple, TypedDict, TypeVar
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.errors import InvalidArgument
 
 import statefun.testing.strategies as sst
@@ -28,10 +28,12 @@ def draws(type_: Type[T], n: int = 150) -> list[T]:
     """``n`` values of ``type_``, the same ones every run."""
     seen: list[T] = []
 
+    # A fixed seed, not derandomize: that one seeds from a digest of the test, and a
+    # strategy's repr in it can hold an object's address, so draws changed between runs.
+    @seed(20261201)
     @settings(
         max_examples=n,
         database=None,
-        derandomize=True,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )

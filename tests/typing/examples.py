@@ -176,7 +176,7 @@ def three(state: State, msg: Message[Greet | Bye | int]) -> Result:
 # Any number of types: the union is as long as the `|` chain.
 @functions.bind("example/six", accepts=GREET | BYE | INT | STRING | BOOL | DOUBLE)
 def six(state: State, msg: Message[Greet | Bye | int | str | bool | float]) -> Result:
-    reveal_type(msg.value)  # assert "Greet | Bye | int | str | bool | float"
+    reveal_type(msg.value)  # assert "Greet | Bye | int | str | float"
     return Result(state)
 
 
