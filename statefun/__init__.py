@@ -15,8 +15,6 @@ A function is ``(state, message) -> Result(new_state, effects)``::
 Serve with ``statefun serve module:functions``; test by calling the function.
 """
 
-from types import FunctionType as _FunctionType
-
 from ._address import Address
 from ._dead_letter import DEAD_LETTER, DeadLetter, DeadLetters
 from ._effects import (
@@ -48,7 +46,9 @@ from ._errors import (
     UnknownMessageType,
 )
 from ._handler import Answer, Handler
+from ._interpreter import Emitted
 from ._message import Message
+from ._middleware import Invocation, InvocationMiddleware, RequestMiddleware
 from ._registry import Function, Functions
 from ._spec import ValueSpec
 from ._state import State
@@ -71,13 +71,16 @@ __all__ = (
     "DefinitionError",
     "Effect",
     "Egress",
+    "Emitted",
     "EventLoopRequired",
     "Function",
     "Functions",
     "Handler",
     "InvalidResult",
     "InvalidTypeName",
+    "Invocation",
     "InvocationFailed",
+    "InvocationMiddleware",
     "InvocationTimeout",
     "KafkaRecord",
     "KinesisRecord",
@@ -85,6 +88,7 @@ __all__ = (
     "Message",
     "Permanent",
     "RequestError",
+    "RequestMiddleware",
     "Result",
     "Send",
     "SendAfter",
@@ -107,16 +111,31 @@ __all__ = (
 
 __version__ = "0.1.0"
 
-# Reprs and tracebacks say `statefun.Address`, not `statefun._address.Address`;
-# the same for the type constructors (`statefun.json_type`), as httpx does.
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, (type, _FunctionType)):
-        try:
-            _obj.__module__ = __name__
-        except (AttributeError, TypeError):
-            pass
-del _name, _obj, _FunctionType
+
+def _claim_public_names() -> None:
+    # Reprs and tracebacks say `statefun.Type`, not `statefun._type.Type`; the same for
+    # the type constructors (`statefun.json_type`), as httpx does. Not msgspec Structs:
+    # msgspec reads their annotations (msgspec.structs.fields, a decoder of a Struct
+    # holding an Address) in the namespace of their __module__, which must stay theirs.
+    from types import FunctionType
+
+    import msgspec
+
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) and issubclass(obj, msgspec.Struct):
+            continue
+        if isinstance(obj, (type, FunctionType)):
+            try:
+                obj.__module__ = __name__
+            except (AttributeError, TypeError):
+                pass
+
+
+# In a function, the loop leaves no variable in the module to delete afterwards (a `del`
+# that pyright cannot prove bound: the loop might not have run).
+_claim_public_names()
+del _claim_public_names
 
 
 def __dir__() -> tuple[str, ...]:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import msgspec
+from msgspec.structs import force_setattr
 
 from ._errors import DefinitionError
-from ._slots import slot_setter
 from ._typename import split_strict
 
 __all__ = ("Address",)
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class Address:
+class Address(msgspec.Struct, frozen=True, gc=False):
     """A function instance: its function type and an id within that type.
 
     >>> Address("example/greeter", "Ana").name
@@ -28,33 +29,27 @@ class Address:
 
     typename: str
     id: str
-    namespace: str = field(init=False, repr=False, compare=False)
-    name: str = field(init=False, repr=False, compare=False)
+    # The two halves of the typename, kept because every message sent needs them.
+    # Given by the SDK only (trusted_address): a user passes the typename alone.
+    namespace: str = ""
+    name: str = ""
 
-    def __init__(self, typename: str, id: str) -> None:
-        namespace, name = split_strict(typename, "Address typename")
-        if not isinstance(id, str):
-            raise DefinitionError(f"Address id must be a `str`, got `{type(id).__name__}`")
-        _set_typename(self, typename)
-        _set_id(self, id)
-        _set_namespace(self, namespace)
-        _set_name(self, name)
+    if TYPE_CHECKING:  # the constructor users call: the halves are the SDK's business
 
+        def __init__(self, typename: str, id: str) -> None: ...
 
-# Functions build addresses for every message they send: set the slots directly
-# rather than through the frozen dataclass's object.__setattr__.
-_new = object.__new__
-_set_typename = slot_setter(Address, "typename")
-_set_id = slot_setter(Address, "id")
-_set_namespace = slot_setter(Address, "namespace")
-_set_name = slot_setter(Address, "name")
+    def __post_init__(self) -> None:
+        if not self.namespace:
+            namespace, name = split_strict(self.typename, "Address typename")
+            force_setattr(self, "namespace", namespace)
+            force_setattr(self, "name", name)
+        if type(self.id) is not str:
+            raise DefinitionError(f"Address id must be a `str`, got `{type(self.id).__name__}`")
+
+    def __repr__(self) -> str:
+        return f"Address(typename={self.typename!r}, id={self.id!r})"
 
 
 def trusted_address(namespace: str, name: str, id: str) -> Address:
-    """Build an Address from the runtime's parts without re-validating them."""
-    address: Address = _new(Address)
-    _set_typename(address, f"{namespace}/{name}")
-    _set_id(address, id)
-    _set_namespace(address, namespace)
-    _set_name(address, name)
-    return address
+    """An Address from the runtime's parts, which need no parsing."""
+    return Address(f"{namespace}/{name}", id, namespace, name)  # type: ignore[call-arg]

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import msgspec
+
 from ._address import Address
-from ._slots import slot_setter
 
 __all__ = ("Message",)
 
 T_co = TypeVar("T_co", covariant=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Message(Generic[T_co]):
+class Message(msgspec.Struct, Generic[T_co], frozen=True, gc=False):
     """A message delivered to a function, its value already decoded.
 
-    >>> Message(Address("example/person", "Ana"), GreetRequest("Ana"))
+    >>> Message(Address("example/person", "Ana"), GreetRequest("Ana")).value
+    GreetRequest(name='Ana', visits=0)
 
     Parameters
     ----------
@@ -36,23 +36,3 @@ class Message(Generic[T_co]):
     value: T_co
     caller: Address | None = None
     typename: str | None = None
-
-
-_new = object.__new__
-# Messages are built once per invocation: skip the dataclass __init__.
-_set_target = slot_setter(Message, "target")
-_set_value = slot_setter(Message, "value")
-_set_caller = slot_setter(Message, "caller")
-_set_typename = slot_setter(Message, "typename")
-
-
-def trusted_message(
-    target: Address, value: object, caller: Address | None, typename: str
-) -> Message[object]:
-    """Build a Message from already-checked parts, skipping the dataclass __init__."""
-    message: Message[object] = _new(Message)
-    _set_target(message, target)
-    _set_value(message, value)
-    _set_caller(message, caller)
-    _set_typename(message, typename)
-    return message

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import pytest
 
 import statefun
@@ -44,12 +43,22 @@ def examples() -> list[Effect]:
     ]
 
 
+def public_effects() -> set[type]:
+    found: set[type] = set()
+    todo = list(Effect.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("statefun") and not cls.__name__.startswith("_"):
+            found.add(cls)
+    return found
+
+
 class TestValues:
     def test_the_set_is_closed(self) -> None:
-        # dataclass(slots=True) builds a second class and the first one lingers
-        # in __subclasses__, so compare names; the classes used are the public ones.
-        # Tests may define rogue effects of their own; only the package's count.
-        names = {c.__name__ for c in Effect.__subclasses__() if c.__module__.startswith("statefun")}
+        # The public effects, below Effect or its private bases (_ToEgress, _Later);
+        # tests may define rogue effects of their own: only the package's count.
+        names = {c.__name__ for c in public_effects()}
         assert names == {type(e).__name__ for e in examples()}
         assert len(names) == 6
         assert all(getattr(statefun, type(e).__name__) is type(e) for e in examples())
@@ -72,8 +81,8 @@ class TestValues:
     @pytest.mark.parametrize("index", range(6))
     def test_immutable(self, index: int) -> None:
         effect = examples()[index]
-        field = dataclasses.fields(effect)[0].name  # type: ignore[arg-type]
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        field = msgspec.structs.fields(effect)[0].name
+        with pytest.raises(AttributeError):
             setattr(effect, field, None)
 
     def test_reprs_read_as_the_constructor_call(self) -> None:
@@ -102,19 +111,11 @@ class TestSend:
 
     # The value is a star-parameter, for mypy's sake (statefun._type.Encoder):
     # a call with another number of values must still fail, and say so.
-    def test_exactly_one_value(self) -> None:
-        calls: list[Callable[[], object]] = [
-            lambda: Send(PEER, INT),  # type: ignore[call-arg]
-            lambda: Send(PEER, INT, 1, 2),  # type: ignore[call-arg]
-            lambda: Send(PEER, INT, value=1),  # type: ignore[call-arg]
-        ]
-        for call in calls:
-            with pytest.raises(DefinitionError) as info:
-                call()
-            assert str(info.value).startswith("Send: expected one value after the type, got ")
-        with pytest.raises(DefinitionError) as info:
-            Egress("example/out", INT)  # type: ignore[call-arg]
-        assert str(info.value) == "Egress: expected one value after the type, got 0"
+    def test_the_value_is_required(self) -> None:
+        with pytest.raises(TypeError, match="Missing required argument 'value'"):
+            Send(PEER, INT)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="Extra positional arguments"):
+            Send(PEER, INT, 1, 2)  # type: ignore[call-arg]
 
 
 class TestSendAfter:

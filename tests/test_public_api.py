@@ -6,6 +6,7 @@ import subprocess
 import sys
 from types import FunctionType, ModuleType
 
+import msgspec
 import pytest
 
 import statefun
@@ -44,14 +45,19 @@ def test_dir_shows_only_the_public_names() -> None:
 @pytest.mark.parametrize("name", statefun.__all__)
 def test_public_objects_report_the_package_as_their_module(name: str) -> None:
     obj = getattr(statefun, name)
-    if isinstance(obj, (type, FunctionType)):
+    if isinstance(obj, type) and issubclass(obj, msgspec.Struct):
+        # msgspec resolves a Struct's annotations in its own module's namespace.
+        assert obj.__module__.startswith("statefun._")
+        msgspec.structs.fields(obj)  # and so they resolve (Effect has none)
+    elif isinstance(obj, (type, FunctionType)):
         assert obj.__module__ == "statefun"
     else:  # the primitive Types are instances
         assert type(obj).__module__ == "statefun"
 
 
 def test_reprs_say_statefun() -> None:
-    assert repr(statefun.Address) == "<class 'statefun.Address'>"
+    assert repr(statefun.Type) == "<class 'statefun.Type'>"
+    assert repr(statefun.json_type).startswith("<function json_type")
 
 
 def test_version() -> None:

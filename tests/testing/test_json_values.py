@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, NamedTuple, TypedDict, TypeVar
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.errors import InvalidArgument
 
 import statefun.testing.strategies as sst
@@ -28,10 +28,12 @@ def draws(type_: Type[T], n: int = 150) -> list[T]:
     """``n`` values of ``type_``, the same ones every run."""
     seen: list[T] = []
 
+    # A fixed seed, not derandomize: that one seeds from a digest of the test, and a
+    # strategy's repr in it can hold an object's address, so draws changed between runs.
+    @seed(20261201)
     @settings(
         max_examples=n,
         database=None,
-        derandomize=True,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )
@@ -51,7 +53,8 @@ class Cart(msgspec.Struct):
 
 
 class FactoryCart(msgspec.Struct):
-    items: list[str] = msgspec.field(default_factory=list)
+    # The bare `list` factory is what is tested; pyright types it list[Unknown].
+    items: list[str] = msgspec.field(default_factory=list)  # pyright: ignore[reportUnknownVariableType]
     owner: str = "guest"
 
 
@@ -95,7 +98,7 @@ def test_a_default_factory_is_called_when_its_field_is_left_out() -> None:
 @dataclasses.dataclass
 class Invoice:
     number: int
-    lines: list[str] = dataclasses.field(default_factory=list)
+    lines: list[str] = dataclasses.field(default_factory=list)  # pyright: ignore[reportUnknownVariableType]
     currency: str = "EUR"
     total: int = dataclasses.field(default=0, init=False)
 
@@ -223,7 +226,7 @@ class Delete(msgspec.Struct, tag=True, forbid_unknown_fields=True):
     key: str
 
 
-COMMAND = json_type("shop/Command", Get | Put | Delete)  # type: ignore[arg-type]
+COMMAND: Type[Get | Put | Delete] = json_type("shop/Command", Get | Put | Delete)  # type: ignore[arg-type]
 
 
 def test_a_tagged_union_of_structs_round_trips_with_each_member() -> None:
