@@ -36,6 +36,7 @@ process started is stopped by PID at the end, whatever happens.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -390,13 +391,16 @@ class LogTotals:
     ok: int  # 200 access lines
     other: int
     first_other: tuple[str, ...]
+    at_stop: tuple[str, ...] = ()  # what it logged once told to stop, its shutdown included
+    exit_code: int | None = None
 
 
 class LogReader:
     """Drains the server's stderr (one access line per request) so it never blocks on a full pipe.
 
     Counts the 200 access lines and keeps the first few of any other line: a
-    non-2xx access line, a warning, a traceback.
+    non-2xx access line, a warning, a traceback. Lines after ``stopping()`` are
+    kept apart: the server says how it shuts down, which is no error.
     """
 
     def __init__(self, stream: Any) -> None:
@@ -405,6 +409,8 @@ class LogReader:
         self._lines = self._ok = 0
         self._other: list[str] = []
         self._others = 0
+        self._stopping = False
+        self._at_stop: list[str] = []
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
@@ -431,14 +437,25 @@ class LogReader:
         with self._lock:
             self._lines += lines
             self._ok += ok
+            if self._stopping:
+                self._at_stop.extend(other[: max(0, 20 - len(self._at_stop))])
+                return
             self._others += len(other)
             self._other.extend(other[: max(0, 20 - len(self._other))])
+
+    def stopping(self, settle: float = 0.5) -> None:
+        """From now on, other lines are the shutdown's; first let the reader catch up with the load."""
+        time.sleep(settle)
+        with self._lock:
+            self._stopping = True
 
     def totals(self, wait: float = 0.0) -> LogTotals:
         if wait:
             self._thread.join(wait)
         with self._lock:
-            return LogTotals(self._lines, self._ok, self._others, tuple(self._other))
+            return LogTotals(
+                self._lines, self._ok, self._others, tuple(self._other), tuple(self._at_stop)
+            )
 
 
 def free_port() -> int:
@@ -492,6 +509,7 @@ class Served:
         return self.proc.poll() is None
 
     def stop(self) -> None:
+        self.log.stopping()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -506,7 +524,7 @@ class Served:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream:
                 stream.close()
-        return totals
+        return dataclasses.replace(totals, exit_code=self.proc.returncode)
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -712,6 +730,17 @@ def report(outcomes: Sequence[Outcome], at: Setting) -> str:
             add("```")
             rows.extend(o.log.first_other)
             add("```")
+        if o.log.at_stop or o.log.exit_code is not None:
+            add("")
+            add(
+                f"Stopped with SIGTERM, it exited with status {o.log.exit_code}"
+                + (", logging:" if o.log.at_stop else ".")
+            )
+            if o.log.at_stop:
+                add("")
+                add("```")
+                rows.extend(o.log.at_stop)
+                add("```")
         add("")
     each = "; ".join(f"{o.workload} {o.analysis.verdict}" for o in outcomes)
     add(f"Verdict: {mark(overall(outcomes))} ({each}).")
