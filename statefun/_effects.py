@@ -102,6 +102,9 @@ class Send(Effect, Generic[T_co]):
     """Send ``value`` (of ``type``) to the function at ``target``.
 
     >>> Send(Address("example/greeter", "Ana"), GREET, GreetRequest("Ana", 1))
+    Send(target=Address(typename='example/greeter', id='Ana'),
+         type=Type('example/GreetRequest', JsonSerde(GreetRequest)),
+         value=GreetRequest(name='Ana', visits=1))
     """
 
     target: Address
@@ -129,6 +132,9 @@ class SendAfter(Effect, Generic[T_co]):
 
     >>> SendAfter(timedelta(seconds=5), Address("example/timer", "t1"), STRING, "ping",
     ...           cancellation_token="ping-t1")
+    SendAfter(delay=datetime.timedelta(seconds=5), target=Address(typename='example/timer', id='t1'),
+              type=Type('io.statefun.types/string', StringSerde()), value='ping',
+              cancellation_token='ping-t1')
     """
 
     delay: timedelta
@@ -173,6 +179,7 @@ class CancelDelayed(Effect):
     Cancelling a token that is unknown or already delivered does nothing.
 
     >>> CancelDelayed("ping-t1")
+    CancelDelayed(token='ping-t1')
     """
 
     token: str
@@ -190,6 +197,8 @@ class Egress(Effect, Generic[T_co]):
     :class:`KinesisRecord`: those egresses accept nothing else.
 
     >>> Egress("example/audit", GREET, GreetRequest("Ana", 1))
+    Egress(egress='example/audit', type=Type('example/GreetRequest', JsonSerde(GreetRequest)),
+           value=GreetRequest(name='Ana', visits=1))
     """
 
     egress: str
@@ -216,6 +225,7 @@ class KafkaRecord(Effect):
     as bytes. A ``key`` of ``None`` produces a record without a key.
 
     >>> KafkaRecord("example/greets", topic="greetings", key="Ana", value="Hello Ana!")
+    KafkaRecord(egress='example/greets', topic='greetings', value=b'Hello Ana!', key='Ana')
     """
 
     egress: str
@@ -246,6 +256,8 @@ class KinesisRecord(Effect):
     """A record for a Kinesis egress (``io.statefun.kinesis.v1/egress``) to put.
 
     >>> KinesisRecord("example/out", stream="greetings", partition_key="Ana", value=b"hi")
+    KinesisRecord(egress='example/out', stream='greetings', partition_key='Ana', value=b'hi',
+                  explicit_hash_key=None)
     """
 
     egress: str
@@ -284,8 +296,15 @@ class KinesisRecord(Effect):
 class Result:
     """What a function returns: its new state and the effects to carry out, in order.
 
+    >>> state = State.of(VISITS)
+    >>> greet = GreetRequest("Ana", 1)
     >>> Result(state.set(VISITS, 1), [Send(Address("example/greeter", "Ana"), GREET, greet)])
+    Result(state=State(visits=1),
+           effects=(Send(target=Address(typename='example/greeter', id='Ana'),
+                         type=Type('example/GreetRequest', JsonSerde(GreetRequest)),
+                         value=GreetRequest(name='Ana', visits=1)),))
     >>> Result(state)  # no effects
+    Result(state=State(visits=None), effects=())
     """
 
     state: State

@@ -19,6 +19,8 @@ class Message(Generic[T_co]):
     """A message delivered to a function, its value already decoded.
 
     >>> Message(Address("example/person", "Ana"), GreetRequest("Ana"))
+    Message(target=Address(typename='example/person', id='Ana'),
+            value=GreetRequest(name='Ana', visits=0), caller=None, typename=None)
 
     Parameters
     ----------
