@@ -85,6 +85,7 @@ class State:
     def of(cls, *specs: ValueSpec[Any]) -> State:
         """Return a State that declares ``specs``, none of them set.
 
+        >>> NAME = ValueSpec("name", STRING)
         >>> State.of(VISITS, NAME).set(NAME, "Ana")
         State(visits=None, name='Ana')
         """
