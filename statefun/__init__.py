@@ -46,7 +46,9 @@ from ._errors import (
     UnknownMessageType,
 )
 from ._handler import Answer, Handler
+from ._interpreter import Emitted
 from ._message import Message
+from ._middleware import Invocation, InvocationMiddleware, RequestMiddleware
 from ._registry import Function, Functions
 from ._spec import ValueSpec
 from ._state import State
@@ -69,13 +71,16 @@ __all__ = (
     "DefinitionError",
     "Effect",
     "Egress",
+    "Emitted",
     "EventLoopRequired",
     "Function",
     "Functions",
     "Handler",
     "InvalidResult",
     "InvalidTypeName",
+    "Invocation",
     "InvocationFailed",
+    "InvocationMiddleware",
     "InvocationTimeout",
     "KafkaRecord",
     "KinesisRecord",
@@ -83,6 +88,7 @@ __all__ = (
     "Message",
     "Permanent",
     "RequestError",
+    "RequestMiddleware",
     "Result",
     "Send",
     "SendAfter",

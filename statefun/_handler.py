@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, cast
 
@@ -35,8 +35,9 @@ from ._errors import (
     UnknownMessageType,
 )
 from ._generated.request_reply_pb2 import ToFunction
-from ._interpreter import incomplete, interpret
+from ._interpreter import Emitted, incomplete, interpret_counted
 from ._message import trusted_message
+from ._middleware import Invocation, InvocationMiddleware, RequestMiddleware, split
 from ._registry import AnyFunction, Function, Functions
 from ._spec import ValueSpec
 from ._state import Origin, State, from_runtime
@@ -62,6 +63,9 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_NOTHING = Emitted(0, 0, 0, 0)
+
+
 class Answer(msgspec.Struct, frozen=True, gc=False):
     """One request answered: the response body, and what the shell may log or count.
 
@@ -83,6 +87,10 @@ class Answer(msgspec.Struct, frozen=True, gc=False):
     """``"incomplete"`` when the runtime was asked to register state first."""
     dead_letters: tuple[DeadLetter, ...] = ()
     """The messages set aside under the function's :class:`DeadLetters` policy."""
+    emitted: Emitted = _NOTHING
+    """What the response carries, counted (nothing for an incomplete one)."""
+    state_read: int = 0
+    """Bytes of state values the runtime sent."""
 
 
 class _Yield:
@@ -142,9 +150,13 @@ class Handler:
         A plain function cannot be interrupted, so it has no limit.
     clock
         What time it is, for the dead letters' ``time`` (UTC by default).
+    middleware
+        Objects that wrap each request (``async request(body, proceed)``) or each
+        invocation (``async invocation(call, proceed)``), outermost first; see
+        :class:`RequestMiddleware` and :class:`InvocationMiddleware`.
     """
 
-    __slots__ = ("functions", "_plans", "_timeout", "_clock")
+    __slots__ = ("functions", "_plans", "_timeout", "_clock", "_requests", "_invocations")
 
     def __init__(
         self,
@@ -152,6 +164,7 @@ class Handler:
         *,
         invocation_timeout: timedelta | None = DEFAULT_INVOCATION_TIMEOUT,
         clock: Callable[[], datetime] = _utc_now,
+        middleware: Sequence[RequestMiddleware | InvocationMiddleware] = (),
     ) -> None:
         if not isinstance(functions, Functions):
             raise DefinitionError(
@@ -168,14 +181,17 @@ class Handler:
         self._plans = {function.typename: _Plan(function) for function in functions}
         self._timeout = None if invocation_timeout is None else invocation_timeout.total_seconds()
         self._clock = clock
+        self._requests, self._invocations = split(middleware)
 
     async def answer(self, body: bytes) -> Answer:
         """Answer one ``ToFunction`` request body, saying what happened."""
+        if self._requests:
+            return await self._through(body, self._timeout)
         return await self._answer(body, self._timeout)
 
     async def handle(self, body: bytes) -> bytes:
         """Answer one ``ToFunction`` request body with a ``FromFunction`` body."""
-        return (await self._answer(body, self._timeout)).body
+        return (await self.answer(body)).body
 
     def handle_sync(self, body: bytes) -> bytes:
         """Like :meth:`handle`, without an event loop; usable inside a running loop too.
@@ -185,7 +201,20 @@ class Handler:
         Without a loop there is no clock to time them by, so ``invocation_timeout``
         does not apply here.
         """
+        if self._requests:
+            return run_sync(self._through(body, None)).body
         return run_sync(self._answer(body, None)).body
+
+    async def _through(self, body: bytes, timeout: float | None) -> Answer:
+        """:meth:`_answer`, inside the request middleware."""
+
+        async def innermost(body: bytes) -> Answer:
+            return await self._answer(body, timeout)
+
+        proceed: Callable[[bytes], Awaitable[Answer]] = innermost
+        for middleware in reversed(self._requests):
+            proceed = _wrap_request(middleware, proceed)
+        return await proceed(body)
 
     async def _answer(self, body: bytes, timeout: float | None) -> Answer:
         batch = _parse(body)
@@ -201,13 +230,28 @@ class Handler:
             return Answer(_incomplete(plan, missing), typename, target.id, size, "incomplete")
         origin = Origin(present)
         state, effects, letters = await _fold(
-            plan, batch, from_runtime(plan.specs, origin), timeout, self._clock
+            plan,
+            batch,
+            from_runtime(plan.specs, origin),
+            timeout,
+            self._clock,
+            self._invocations,
         )
         try:
-            response = interpret(plan.specs, origin, state, effects)
+            response, emitted = interpret_counted(plan.specs, origin, state, effects)
         except Exception as exc:
             raise InvalidResult(typename, target.id, size, exc) from exc
-        return Answer(response, typename, target.id, size, "ok", letters)
+        read = sum(len(data) for data in present.values() if data)
+        return Answer(response, typename, target.id, size, "ok", letters, emitted, read)
+
+
+def _wrap_request(
+    middleware: RequestMiddleware, inner: Callable[[bytes], Awaitable[Answer]]
+) -> Callable[[bytes], Awaitable[Answer]]:
+    async def wrapped(body: bytes) -> Answer:
+        return await middleware.request(body, inner)
+
+    return wrapped
 
 
 _NO_LETTERS: tuple[DeadLetter, ...] = ()
@@ -254,6 +298,7 @@ async def _fold(
     state: State,
     timeout: float | None,
     clock: Callable[[], datetime],
+    middleware: tuple[InvocationMiddleware, ...] = (),
 ) -> tuple[State, list[Effect], tuple[DeadLetter, ...]]:
     """Call the function once per message, in order, threading the state through."""
     effects: list[Effect] = []
@@ -303,9 +348,13 @@ async def _fold(
             continue
         try:
             message = trusted_message(address, value, caller, arg_typename)
-            result: Any = fn(state, message)
-            if type(result) is not Result:
-                result = await _settle(result, typename, timeout)
+            if middleware:
+                call = Invocation(typename, message, index, count)
+                result: Any = await _through(middleware, fn, state, call, timeout)
+            else:
+                result = fn(state, message)
+                if type(result) is not Result:
+                    result = await _settle(result, typename, timeout)
         except Exception as exc:
             if policy is None or not policy.qualifies(exc):
                 raise InvocationFailed(
@@ -318,6 +367,42 @@ async def _fold(
         state = result.state
         effects.extend(result.effects)
     return state, effects, letters
+
+
+async def _through(
+    middleware: tuple[InvocationMiddleware, ...],
+    fn: AnyFunction,
+    state: State,
+    call: Invocation,
+    timeout: float | None,
+) -> Result:
+    """One invocation inside the invocation middleware; the state stays out of their reach."""
+
+    async def innermost(call: Invocation) -> Result:
+        result: object = fn(state, call.message)
+        if type(result) is Result:
+            return result
+        return await _settle(result, call.function, timeout)
+
+    proceed: Callable[[Invocation], Awaitable[Result]] = innermost
+    for item in reversed(middleware):
+        proceed = _wrap_invocation(item, proceed)
+    result = await proceed(call)
+    if not isinstance(result, Result):
+        raise DefinitionError(
+            f"an invocation middleware returned `{type(result).__name__}` for function"
+            f" `{call.function}`; it must return the Result that proceed() gave, or another"
+        )
+    return result
+
+
+def _wrap_invocation(
+    middleware: InvocationMiddleware, inner: Callable[[Invocation], Awaitable[Result]]
+) -> Callable[[Invocation], Awaitable[Result]]:
+    async def wrapped(call: Invocation) -> Result:
+        return await middleware.invocation(call, inner)
+
+    return wrapped
 
 
 def _letter(

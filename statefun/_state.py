@@ -124,9 +124,14 @@ class State:
         given: object = spec  # mypy cannot relate the ParamSpec protocol to ValueSpec
         if self._specs.get(name) is not given:
             self._check(spec)
-        if len(value) != 1 or _:
+        if _:
             raise DefinitionError(
-                f"State.set(`{name}`, ...) takes one value after the spec, got {_count(value, _)}"
+                f"State.set(`{name}`, ...): give the value by position, after the spec:"
+                f" state.set(spec, value), not {', '.join(f'{k}=' for k in _)}"
+            )
+        if len(value) != 1:
+            raise DefinitionError(
+                f"State.set(`{name}`, ...) takes one value after the spec, got {len(value)}"
             )
         if value[0] is None:
             raise DefinitionError(f"State.set(`{name}`, None): use State.delete to remove a value")
@@ -180,13 +185,6 @@ class State:
 
 
 _UNWRITTEN = object()
-
-
-def _count(args: tuple[object, ...], kwargs: dict[str, object]) -> str:
-    given = len(args) + len(kwargs)
-    return f"{given} value{'s' if given != 1 else ''}" + (
-        f" (keywords {', '.join(kwargs)})" if kwargs else ""
-    )
 
 
 _new = object.__new__

@@ -19,7 +19,7 @@ a function raises (logged once, with the traceback, on the ``statefun`` logger).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from aiohttp import web
@@ -27,6 +27,7 @@ from aiohttp import web
 from ._dead_letter import DeadLetter
 from ._errors import DefinitionError, InvalidResult, InvocationFailed, RequestError
 from ._handler import DEFAULT_INVOCATION_TIMEOUT, Handler
+from ._middleware import InvocationMiddleware, RequestMiddleware
 from ._registry import Functions
 from ._text import one_line
 
@@ -41,15 +42,18 @@ _OCTET_STREAM = "application/octet-stream"
 
 
 def make_handler(
-    functions: Functions, *, invocation_timeout: timedelta | None = DEFAULT_INVOCATION_TIMEOUT
+    functions: Functions,
+    *,
+    invocation_timeout: timedelta | None = DEFAULT_INVOCATION_TIMEOUT,
+    middleware: Sequence[RequestMiddleware | InvocationMiddleware] = (),
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """Return an aiohttp request handler that serves ``functions``.
 
     Mount it on a POST route. The body limit is the application's
     ``client_max_size``: set it to at least 32 MiB, as :func:`make_app` does.
-    ``invocation_timeout`` is :class:`statefun.Handler`'s.
+    ``invocation_timeout`` and ``middleware`` are :class:`statefun.Handler`'s.
     """
-    handler = Handler(functions, invocation_timeout=invocation_timeout)
+    handler = Handler(functions, invocation_timeout=invocation_timeout, middleware=middleware)
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
@@ -93,6 +97,7 @@ def make_app(
     path: str = "/statefun",
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     invocation_timeout: timedelta | None = DEFAULT_INVOCATION_TIMEOUT,
+    middleware: Sequence[RequestMiddleware | InvocationMiddleware] = (),
 ) -> web.Application:
     """Return an aiohttp Application serving ``functions`` with POST at ``path``.
 
@@ -108,11 +113,16 @@ def make_app(
     invocation_timeout
         How long an ``async`` function may take for one message before the
         request is answered 500 (the runtime retries); ``None`` for no limit.
+    middleware
+        Wraps each request or invocation (:class:`statefun.Handler`'s ``middleware``).
     """
     if not path.startswith("/"):
         raise DefinitionError(f"path {path!r} must start with '/'")
     if max_body_size < 1:
         raise DefinitionError(f"max_body_size={max_body_size!r} must be positive")
     app = web.Application(client_max_size=max_body_size)
-    app.router.add_post(path, make_handler(functions, invocation_timeout=invocation_timeout))
+    app.router.add_post(
+        path,
+        make_handler(functions, invocation_timeout=invocation_timeout, middleware=middleware),
+    )
     return app

@@ -255,8 +255,8 @@ class TestResultErrors:
         assert status == 500
         assert answer == (
             b"function `test/overflow` id='id-9': the results of a batch of 2 messages cannot be"
-            b" sent: `io.statefun.types/int`: cannot encode a `int`: 1099511627776 is outside"
-            b" the 32-bit range; use LONG\n"
+            b" sent: Send to `test/overflow` id='x': `io.statefun.types/int`: cannot encode a"
+            b" `int`: 1099511627776 is outside the 32-bit range; use LONG\n"
         )
         [record] = [r for r in caplog.records if r.name == "statefun"]
         assert record.exc_info is not None

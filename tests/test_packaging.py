@@ -197,13 +197,19 @@ def test_pyright_strict_sees_the_installed_types(installed: Installed, app: Path
     assert where == [("bad.py", BAD_LINENO)], diagnostics
 
 
-def test_only_an_editable_install_exposes_the_checkout(installed: Installed, app: Path) -> None:
-    # A path-based editable install can only add the checkout's root to sys.path, so its
-    # other folders become importable too; they come after the user's own directory.
+def test_no_install_exposes_the_checkouts_other_folders(installed: Installed, app: Path) -> None:
+    # The editable .pth names src-editable/ (a symlink to statefun/ only), not the checkout:
+    # a user's own `tests` folder must not be hidden by ours.
     probe = "import importlib.util as u; print([m for m in ('tests', 'examples', 'bench') if u.find_spec(m)])"
-    visible = check([str(installed.python), "-c", probe], cwd=app)
-    expected = ["tests", "examples", "bench"] if installed.kind == "editable" else []
-    assert visible == f"{expected}\n"
+    assert check([str(installed.python), "-c", probe], cwd=app) == "[]\n"
+
+
+def test_a_users_own_tests_folder_wins(installed: Installed, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "helpers.py").write_text("HELPER = 'mine'\n")
+    probe = "from tests.helpers import HELPER; import statefun; print(HELPER)"
+    assert check([str(installed.python), "-c", probe], cwd=project) == "mine\n"
 
 
 def test_the_wheel_holds_the_package_and_nothing_else(dist: Path) -> None:

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """
     try:
         module = Module.load(args.module_yaml)
-    except ModuleError as exc:
+    except (ModuleError, ImportError) as exc:  # ImportError: PyYAML, the `local` extra, is missing
         raise CliError(str(exc)) from None
     functions = load_functions(args.functions) if args.functions else None
     virtual = bool(args.virtual_clock)

@@ -334,7 +334,11 @@ class Engine:
             ) from failed
         if other is not None:
             if self.raise_function_errors:
-                _add_note(other, f"while answering a request for {where} ({len(batch)} messages)")
+                _add_note(
+                    other,
+                    f"while answering a request for {where}"
+                    f" ({len(batch)} message{'s' if len(batch) != 1 else ''})",
+                )
                 raise other
             raise EndpointFailure(
                 f"Non successful HTTP response code 500: {type(other).__name__}: {other}",

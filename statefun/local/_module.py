@@ -182,7 +182,7 @@ def _import_yaml() -> Any:
         import yaml
     except ImportError:
         raise ImportError(
-            "reading module.yaml needs PyYAML: pip install 'statefun-sdk[local]'"
+            "reading module.yaml needs PyYAML (the `local` extra): pip install pyyaml, or pip install -e '.[local]' in the SDK's checkout"
         ) from None
     return yaml
 

@@ -32,7 +32,7 @@ class RuntimeFactory(Protocol):
         transport: Transport | None = None,
         clock: Clock | None = None,
         raise_function_errors: bool = True,
-        max_requests: int = ...,
+        max_requests: int = 10_000,  # statefun.local's DEFAULT_MAX_REQUESTS
     ) -> LocalRuntime:
         """Build a runtime, as ``LocalRuntime(...)`` would."""
         ...

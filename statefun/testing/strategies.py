@@ -7,7 +7,7 @@ Address(typename='example/person', id=...)
 Message(target=Address(...), value=GreetRequest(name=..., visits=...), ...)
 
 Importing this module also registers :class:`statefun.Address` with Hypothesis,
-so ``st.from_type(Address)`` works. Needs ``pip install 'statefun-sdk[testing]'``.
+so ``st.from_type(Address)`` works. Needs Hypothesis, the ``testing`` extra.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ try:
     from hypothesis.errors import InvalidArgument
 except ImportError:
     raise ImportError(
-        "statefun.testing.strategies needs Hypothesis: pip install 'statefun-sdk[testing]'"
+        "statefun.testing.strategies needs Hypothesis (the `testing` extra): pip install hypothesis, or pip install -e '.[testing]' in the SDK's checkout"
     ) from None
 
 from .. import BOOL, DOUBLE, FLOAT, INT, LONG, STRING, Address, Message, Type, TypeUnion

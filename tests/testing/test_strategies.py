@@ -95,5 +95,5 @@ def test_without_hypothesis_the_import_names_the_extra() -> None:
     ).stdout
     assert (
         out.strip()
-        == "statefun.testing.strategies needs Hypothesis: pip install 'statefun-sdk[testing]'"
+        == "statefun.testing.strategies needs Hypothesis (the `testing` extra): pip install hypothesis, or pip install -e '.[testing]' in the SDK's checkout"
     )
