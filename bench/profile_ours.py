@@ -36,7 +36,7 @@ from statefun import INT, STRING, Address, Handler, KafkaRecord, Result, Send, S
 from statefun._address import trusted_address  # noqa: E402
 from statefun._generated.request_reply_pb2 import ToFunction  # noqa: E402
 from statefun._interpreter import interpret  # noqa: E402
-from statefun._message import trusted_message  # noqa: E402
+from statefun._message import Message as trusted_message  # noqa: E402
 from statefun._state import Origin, from_runtime  # noqa: E402
 
 

@@ -28,8 +28,13 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
 
     The JSON a dead-letter egress receives; ``value`` is base64 there.
 
-    >>> DeadLetter(function="shop/cart", id="u1", typename="shop/Add", value=b"{}",
-    ...            error_type="statefun.SerdeError", error="...", time=NOW).caller_id is None
+    >>> from datetime import timezone
+    >>> letter = DeadLetter(function="shop/cart", id="u1", typename="shop/Add", value=b"{}",
+    ...                     error_type="statefun.SerdeError", error="...",
+    ...                     time=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    >>> letter.target
+    Address(typename='shop/cart', id='u1')
+    >>> letter.caller_id is None  # it came from an ingress
     True
     """
 

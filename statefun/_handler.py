@@ -69,9 +69,10 @@ _NOTHING = Emitted(0, 0, 0, 0)
 class Answer(msgspec.Struct, frozen=True, gc=False):
     """One request answered: the response body, and what the shell may log or count.
 
-    >>> answer = await handler.answer(body)  # doctest: +SKIP
-    >>> answer.outcome, answer.function, answer.batch_size  # doctest: +SKIP
-    ('ok', 'example/person', 1)
+    In an event loop, with ``body`` the bytes of a ``ToFunction`` request::
+
+        answer = await handler.answer(body)
+        answer.outcome, answer.function, answer.batch_size  # ('ok', 'example/person', 1)
     """
 
     body: bytes
@@ -124,8 +125,15 @@ class Handler:
     """Serves a :class:`Functions` registry: one request body in, one response body out.
 
     >>> handler = Handler(functions)
-    >>> response = await handler.handle(request_body)   # in an event loop  # doctest: +SKIP
-    >>> response = handler.handle_sync(request_body)     # when every function is sync  # doctest: +SKIP
+    >>> handler.handle_sync(b"not a request")
+    Traceback (most recent call last):
+    ...
+    statefun.MalformedRequest: the body is not a ToFunction protobuf message (...)
+
+    With ``body`` the bytes of a ``ToFunction`` request::
+
+        response = await handler.handle(body)   # in an event loop
+        response = handler.handle_sync(body)    # when every function is sync
 
     Errors: :class:`MalformedRequest` and :class:`UnknownFunction` for requests
     that cannot be served, :class:`InvocationFailed` (caused by the function's

@@ -1,7 +1,10 @@
 """Serve functions over HTTP with aiohttp: the shell around :class:`statefun.Handler`.
 
 >>> app = make_app(functions)                      # a ready aiohttp Application
->>> web.run_app(app, host="127.0.0.1", port=8000)
+
+then serve it (this blocks until the process is stopped)::
+
+    web.run_app(app, host="127.0.0.1", port=8000)
 
 or mount the handler into an application of your own::
 
