@@ -10,7 +10,8 @@ or mount the handler into an application of your own::
 Answers: ``200`` with exactly ``Content-Type: application/octet-stream``; ``400``
 with a one-line reason for a body that is not a ``ToFunction``; ``404`` naming
 an unknown function type; ``413`` for a body over ``max_body_size``; ``500`` when
-a function raises (logged once, with the traceback, on the ``statefun`` logger).
+a function raises, its results cannot be sent, or the runtime holds a state under
+another type (logged once, with the traceback, on the ``statefun`` logger).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from datetime import timedelta
 from aiohttp import web
 
 from ._dead_letter import DeadLetter
-from ._errors import DefinitionError, InvalidResult, InvocationFailed, RequestError
+from ._errors import (
+    DefinitionError,
+    InvalidResult,
+    InvocationFailed,
+    RequestError,
+    StateTypeMismatch,
+)
 from ._handler import DEFAULT_INVOCATION_TIMEOUT, Handler
 from ._registry import Functions
 from ._text import one_line
@@ -54,7 +61,7 @@ def make_handler(
             answer = await handler.answer(body)
         except RequestError as exc:
             return web.Response(status=exc.status, text=f"{one_line(str(exc))}\n")
-        except (InvocationFailed, InvalidResult) as exc:
+        except (InvocationFailed, InvalidResult, StateTypeMismatch) as exc:
             reason = one_line(str(exc))
             logger.error("%s", reason, exc_info=exc.__cause__ or exc)
             return web.Response(status=500, text=f"{reason}\n")

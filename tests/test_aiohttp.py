@@ -263,6 +263,23 @@ class TestResultErrors:
         assert type(record.exc_info[1]).__name__ == "SerdeError"
 
 
+class TestStateStoredUnderAnotherType:
+    def test_is_500_logged_once_as_itself(self, caplog: pytest.LogCaptureFixture) -> None:
+        # Found by tests/fuzz: it reached the last resort for SDK bugs ("failed to
+        # answer a request"); it is the deployment's mistake, answered on purpose.
+        stored = TypedValue(typename="io.statefun.types/long\nX", has_value=True, value=b"")
+        body = request(Address("test/fails", "id-7"), call(typed(INT, 1)), state={"count": stored})
+        with caplog.at_level(logging.ERROR, logger="statefun"):
+            status, _, answer = run(make_app(failing_functions()), body)
+        expected = (
+            "state `count` is stored as `io.statefun.types/long\\nX` but its ValueSpec says"
+            " `io.statefun.types/int`; a registered state cannot change type, use a new state name"
+        )
+        assert (status, answer.decode()) == (500, expected + "\n")
+        [record] = [r for r in caplog.records if r.name == "statefun"]
+        assert record.getMessage() == expected
+
+
 class TestTextFromTheRequestStaysOnOneLine:
     """A typename or id from the request cannot split an answer or a log record."""
 
