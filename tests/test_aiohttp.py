@@ -113,6 +113,36 @@ class TestAnswers:
         status, _, answer = run(fresh_greeter(), b"")
         assert (status, answer) == (400, b"the ToFunction message holds no invocation batch\n")
 
+    @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+    def test_a_body_that_does_not_decompress_is_400(
+        self, caplog: pytest.LogCaptureFixture, encoding: str
+    ) -> None:
+        # Found by tests/fuzz: aiohttp raised out of request.read() and answered
+        # its own 500, logging "Error handling request", then dropped the
+        # connection the client would reuse. (aiohttp still logs "Unhandled
+        # exception" when it drains the rest of the body; the runtime never
+        # compresses a request.)
+        async def go() -> tuple[int, str | None, bytes, int]:
+            async with serving(fresh_greeter()) as (base, session):
+                headers = {"Content-Type": "application/octet-stream"}
+                headers["Content-Encoding"] = encoding
+                async with session.post(base + "/statefun", data=b"garbage", headers=headers) as r:
+                    status, connection, answer = (
+                        r.status,
+                        r.headers.get("Connection"),
+                        await r.read(),
+                    )
+                after, _, _ = await post(session, base + "/statefun", request(ANA, GREET_ANA))
+                return status, connection, answer, after
+
+        with caplog.at_level(logging.WARNING):
+            status, connection, answer, after = asyncio.run(go())
+        assert (status, connection, after) == (400, "close", 200)
+        assert answer.startswith(b"the request body cannot be read: ")
+        assert answer.count(b"\n") == 1 and answer.endswith(b"\n")
+        assert [r.getMessage() for r in caplog.records if r.name != "aiohttp.server"] == []
+        assert "Error handling request" not in [r.getMessage() for r in caplog.records]
+
     def test_unknown_function_is_404_naming_it(self) -> None:
         body = request(Address("example/nobody", "x"), GREET_ANA)
         status, _, answer = run(fresh_greeter(), body)
