@@ -15,8 +15,6 @@ A function is ``(state, message) -> Result(new_state, effects)``::
 Serve with ``statefun serve module:functions``; test by calling the function.
 """
 
-from types import FunctionType as _FunctionType
-
 from ._address import Address
 from ._dead_letter import DEAD_LETTER, DeadLetter, DeadLetters
 from ._effects import (
@@ -107,16 +105,25 @@ __all__ = (
 
 __version__ = "0.1.0"
 
-# Reprs and tracebacks say `statefun.Address`, not `statefun._address.Address`;
-# the same for the type constructors (`statefun.json_type`), as httpx does.
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, (type, _FunctionType)):
-        try:
-            _obj.__module__ = __name__
-        except (AttributeError, TypeError):
-            pass
-del _name, _obj, _FunctionType
+
+def _claim_public_names() -> None:
+    # Reprs and tracebacks say `statefun.Address`, not `statefun._address.Address`;
+    # the same for the type constructors (`statefun.json_type`), as httpx does.
+    from types import FunctionType
+
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, (type, FunctionType)):
+            try:
+                obj.__module__ = __name__
+            except (AttributeError, TypeError):
+                pass
+
+
+# In a function, the loop leaves no variable in the module to delete afterwards (a `del`
+# that pyright cannot prove bound: the loop might not have run).
+_claim_public_names()
+del _claim_public_names
 
 
 def __dir__() -> tuple[str, ...]:

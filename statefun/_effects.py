@@ -63,9 +63,13 @@ def _check_text(effect: str, name: str, value: object, *, allow_empty: bool) -> 
 def _one_value(effect: str, value: tuple[object, ...], keywords: dict[str, object]) -> object:
     # The value is typed through the Type's encoder (see _type.Encoder), which
     # makes it a star-parameter; the call must still give exactly one.
-    if len(value) != 1 or keywords:
-        given = len(value) + len(keywords)
-        raise DefinitionError(f"{effect}: expected one value after the type, got {given}")
+    if keywords:
+        raise DefinitionError(
+            f"{effect}: give the value by position, after the type:"
+            f" {effect}(..., type, value), not {', '.join(f'{k}=' for k in keywords)}"
+        )
+    if len(value) != 1:
+        raise DefinitionError(f"{effect}: expected one value after the type, got {len(value)}")
     return value[0]
 
 
@@ -75,7 +79,8 @@ def _to_bytes(effect: str, value: object) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
+        # isinstance() leaves pyright a memoryview[Unknown]; bytes() takes any buffer.
+        return bytes(value)  # pyright: ignore[reportUnknownArgumentType]
     raise DefinitionError(
         f"{effect}: value must be `bytes` or `str`, got `{type(value).__name__}`;"
         " encode other values with their Type first, e.g. INT.encode(n)"

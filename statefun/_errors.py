@@ -72,13 +72,21 @@ class InvalidTypeName(DefinitionError):
 class SerdeError(StatefunError, ValueError):
     """Raised when a value cannot be encoded to, or decoded from, its typename's bytes.
 
-    The serializer's own exception, if any, is the ``__cause__``.
+    The serializer's own exception, if any, is the ``__cause__``. ``where`` says
+    which value it was, when the SDK knows (``state `stock```, a ``Send`` to ...).
     """
 
-    def __init__(self, typename: str, message: str) -> None:
+    def __init__(self, typename: str, message: str, *, where: str | None = None) -> None:
         self.typename = typename
+        self.message = message
+        self.where = where
+        prefix = "" if where is None else f"{where}: "
         # msgspec's message may quote the payload (an unknown field's name).
-        super().__init__(one_line(f"`{typename}`: {message}"))
+        super().__init__(one_line(f"{prefix}`{typename}`: {message}"))
+
+    def at(self, where: str) -> SerdeError:
+        """This error, saying which value it was (raise it ``from`` this one's cause)."""
+        return SerdeError(self.typename, self.message, where=where)
 
 
 class StateError(StatefunError):
@@ -108,7 +116,7 @@ class UndeclaredState(StateError, LookupError):
             listed = ", ".join(f"`{d}`" for d in declared) or "none"
             message = (
                 f"state `{name}` is not declared by this function (declared: {listed});"
-                " add its ValueSpec to `specs=`"
+                " add its ValueSpec to `specs=` (in a test, to `State.of(...)`)"
             )
         super().__init__(message)
 

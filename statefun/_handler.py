@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 from google.protobuf.message import DecodeError
@@ -338,7 +338,9 @@ def _letter(
 
 async def _settle(result: object, typename: str, timeout: float | None) -> Result:
     if isinstance(result, Awaitable):
-        result = await (result if timeout is None else _within(result, timeout, typename))
+        # isinstance() leaves pyright an Awaitable[Unknown]; what it gives is checked next.
+        awaitable = cast("Awaitable[object]", result)
+        result = await (awaitable if timeout is None else _within(awaitable, timeout, typename))
     if not isinstance(result, Result):
         raise DefinitionError(
             f"function `{typename}` returned `{type(result).__name__}`; it must return a Result"

@@ -8,11 +8,11 @@ grouped by kind here, each group keeping the order the function returned.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ._address import Address
 from ._effects import CancelDelayed, Effect, Egress, KafkaRecord, KinesisRecord, Send, SendAfter
-from ._errors import DefinitionError
+from ._errors import DefinitionError, SerdeError
 from ._generated.kafka_egress_pb2 import KafkaProducerRecord
 from ._generated.kinesis_egress_pb2 import KinesisEgressRecord
 from ._generated.request_reply_pb2 import Address as PbAddress
@@ -65,49 +65,67 @@ def interpret(
 
 def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect]) -> None:
     pending_tokens: set[str] = set()
+    # A class pattern gives pyright Send[Unknown], which strict rejects on every use, and mypy
+    # Send[Any], to which a cast is redundant; both accept a cast to Send[object]. Any T will
+    # do: an effect's Type encodes the effect's own value.
     for effect in effects:
-        match effect:
-            case Send():
-                out = result.outgoing_messages.add()
-                _address(out.target, effect.target)
-                _typed(out.argument, effect.type.typename, effect.type.encode(effect.value))
-            case SendAfter():
-                token = effect.cancellation_token
-                delayed = result.delayed_invocations.add()
-                if token is not None:
-                    if token in pending_tokens:
-                        raise DefinitionError(
-                            f"two delayed messages use cancellation token {token!r} in one"
-                            " response; the runtime would fail the job on the second"
-                        )
-                    pending_tokens.add(token)
-                    delayed.cancellation_token = token
-                delayed.delay_in_ms = effect.delay_ms
-                _address(delayed.target, effect.target)
-                _typed(delayed.argument, effect.type.typename, effect.type.encode(effect.value))
-            case CancelDelayed():
-                pending_tokens.discard(effect.token)
-                cancel = result.delayed_invocations.add()
-                cancel.is_cancellation_request = True
-                cancel.cancellation_token = effect.token
-            case Egress():
-                _egress(result, effect, effect.type.typename, effect.type.encode(effect.value))
-            case KafkaRecord():
-                kafka = KafkaProducerRecord(topic=effect.topic, value_bytes=effect.value)
-                if effect.key is not None:
-                    kafka.key = effect.key
-                _egress(result, effect, KAFKA_TYPENAME, kafka.SerializeToString())
-            case KinesisRecord():
-                kinesis = KinesisEgressRecord(
-                    stream=effect.stream,
-                    partition_key=effect.partition_key,
-                    value_bytes=effect.value,
-                )
-                if effect.explicit_hash_key is not None:
-                    kinesis.explicit_hash_key = effect.explicit_hash_key
-                _egress(result, effect, KINESIS_TYPENAME, kinesis.SerializeToString())
-            case _:
-                raise DefinitionError(f"{effect!r} is not one of the six effects")
+        try:
+            match effect:
+                case Send():
+                    send = cast("Send[object]", effect)
+                    out = result.outgoing_messages.add()
+                    _address(out.target, send.target)
+                    _typed(out.argument, send.type.typename, send.type.encode(send.value))
+                case SendAfter():
+                    later = cast("SendAfter[object]", effect)
+                    token = later.cancellation_token
+                    delayed = result.delayed_invocations.add()
+                    if token is not None:
+                        if token in pending_tokens:
+                            raise DefinitionError(
+                                f"two delayed messages use cancellation token {token!r} in one"
+                                " response; the runtime would fail the job on the second"
+                            )
+                        pending_tokens.add(token)
+                        delayed.cancellation_token = token
+                    delayed.delay_in_ms = later.delay_ms
+                    _address(delayed.target, later.target)
+                    _typed(delayed.argument, later.type.typename, later.type.encode(later.value))
+                case CancelDelayed():
+                    pending_tokens.discard(effect.token)
+                    cancel = result.delayed_invocations.add()
+                    cancel.is_cancellation_request = True
+                    cancel.cancellation_token = effect.token
+                case Egress():
+                    egress = cast("Egress[object]", effect)
+                    _egress(result, egress, egress.type.typename, egress.type.encode(egress.value))
+                case KafkaRecord():
+                    kafka = KafkaProducerRecord(topic=effect.topic, value_bytes=effect.value)
+                    if effect.key is not None:
+                        kafka.key = effect.key
+                    _egress(result, effect, KAFKA_TYPENAME, kafka.SerializeToString())
+                case KinesisRecord():
+                    kinesis = KinesisEgressRecord(
+                        stream=effect.stream,
+                        partition_key=effect.partition_key,
+                        value_bytes=effect.value,
+                    )
+                    if effect.explicit_hash_key is not None:
+                        kinesis.explicit_hash_key = effect.explicit_hash_key
+                    _egress(result, effect, KINESIS_TYPENAME, kinesis.SerializeToString())
+                case _:
+                    raise DefinitionError(f"{effect!r} is not one of the six effects")
+        except SerdeError as exc:
+            # The class patterns above leave pyright a partly unknown type here.
+            raise exc.at(_describe(effect)) from exc.__cause__  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _describe(effect: Effect) -> str:
+    """Which effect, in the user's terms, for an error about its value."""
+    target = getattr(effect, "target", None)
+    if isinstance(target, Address):
+        return f"{type(effect).__name__} to `{target.typename}` id={target.id!r}"
+    return f"{type(effect).__name__} to `{getattr(effect, 'egress', '?')}`"
 
 
 def _address(out: PbAddress, address: Address) -> None:
@@ -163,7 +181,10 @@ def _mutations(
                 mutation.state_name = name
             continue
         spec = specs[name]
-        data = spec.type.encode(value)
+        try:
+            data = spec.type.encode(value)
+        except SerdeError as exc:
+            raise exc.at(f"state `{name}`") from exc.__cause__
         if data == before and not (derived and spec.expire_after_write is not None):
             # Written back unchanged: nothing to send. But a set() of a value with
             # expire_after_write must restart its TTL (Flink's OnCreateAndWrite), so it is sent,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -38,7 +39,8 @@ class Message(Generic[T_co]):
     typename: str | None = None
 
 
-_new = object.__new__
+# Typed for Message[object]: `object.__new__(Message)` would give pyright a Message[Unknown].
+_new: Callable[[type[Message[object]]], Message[object]] = object.__new__
 # Messages are built once per invocation: skip the dataclass __init__.
 _set_target = slot_setter(Message, "target")
 _set_value = slot_setter(Message, "value")

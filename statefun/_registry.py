@@ -119,6 +119,11 @@ class Functions:
                 f"function `{typename}`: on_error must be DeadLetters(...) or None,"
                 f" got `{type(on_error).__name__}`"
             )
+        if isinstance(specs, (ValueSpec, str)) or not isinstance(specs, Sequence):
+            raise DefinitionError(
+                f"function `{typename}`: specs must be a list of ValueSpecs, e.g. specs=[VISITS],"
+                f" got `{type(specs).__name__}`"
+            )
         spec_map: dict[str, ValueSpec[Any]] = {}
         for spec in specs:
             if not isinstance(spec, ValueSpec):

@@ -108,7 +108,8 @@ class State:
             declared = self._check(spec)
         value = self._values.get(name, _UNWRITTEN)
         if value is _UNWRITTEN:
-            value = self._origin.value(declared)
+            # `declared` is `spec` or _check()'s answer, never None; pyright cannot narrow `is not`.
+            value = self._origin.value(declared)  # pyright: ignore[reportArgumentType]
         return None if value is ABSENT else value  # type: ignore[return-value]
 
     def set(self, spec: WritableSpec[P], *value: P.args, **_: P.kwargs) -> State:
@@ -122,9 +123,14 @@ class State:
         given: object = spec  # mypy cannot relate the ParamSpec protocol to ValueSpec
         if self._specs.get(name) is not given:
             self._check(spec)
-        if len(value) != 1 or _:
+        if _:
             raise DefinitionError(
-                f"State.set(`{name}`, ...) takes one value after the spec, got {_count(value, _)}"
+                f"State.set(`{name}`, ...): give the value by position, after the spec:"
+                f" state.set(spec, value), not {', '.join(f'{k}=' for k in _)}"
+            )
+        if len(value) != 1:
+            raise DefinitionError(
+                f"State.set(`{name}`, ...) takes one value after the spec, got {len(value)}"
             )
         if value[0] is None:
             raise DefinitionError(f"State.set(`{name}`, None): use State.delete to remove a value")
@@ -153,8 +159,10 @@ class State:
         if declared != spec:
             if declared is None:
                 raise UndeclaredState(spec.name, tuple(self._specs))
-            raise UndeclaredState(spec.name, tuple(self._specs), declared_as=declared, given=spec)
-        return declared
+            # isinstance() leaves pyright a ValueSpec[Unknown] (mypy: ValueSpec[Any]).
+            raise UndeclaredState(spec.name, tuple(self._specs), declared_as=declared, given=spec)  # pyright: ignore[reportUnknownArgumentType]
+        # Equal to `spec`, so not None: mypy narrows on `!=`, pyright does not.
+        return declared  # pyright: ignore[reportReturnType]
 
     def _items(self) -> Iterator[tuple[str, object]]:
         for name, spec in self._specs.items():
@@ -176,13 +184,6 @@ class State:
 
 
 _UNWRITTEN = object()
-
-
-def _count(args: tuple[object, ...], kwargs: dict[str, object]) -> str:
-    given = len(args) + len(kwargs)
-    return f"{given} value{'s' if given != 1 else ''}" + (
-        f" (keywords {', '.join(kwargs)})" if kwargs else ""
-    )
 
 
 _new = object.__new__

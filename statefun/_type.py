@@ -134,7 +134,8 @@ class Type(Generic[T]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Type):
             return NotImplemented
-        return self.typename == other.typename and self.serde == other.serde
+        # isinstance() leaves pyright a Type[Unknown] (mypy: Type[Any]); serdes compare as objects.
+        return self.typename == other.typename and self.serde == other.serde  # pyright: ignore[reportUnknownMemberType]
 
     def __hash__(self) -> int:
         return hash(self.typename)
@@ -208,12 +209,14 @@ def _union(left: Type[Any] | TypeUnion[Any], right: object) -> TypeUnion[Any]:
             f"cannot join a `{type(right).__name__}` to a union of statefun Types;"
             " every part of `A | B` must be a Type (e.g. INT, json_type(...))"
         )
-    types = members(left) + members(right)
+    # isinstance() leaves pyright Type[Unknown] | TypeUnion[Unknown] (mypy: [Any]).
+    types = members(left) + members(right)  # pyright: ignore[reportUnknownArgumentType]
     seen: set[str] = set()
     for t in types:
         if t.typename in seen:
             raise DefinitionError(f"`{t.typename}` is in the union twice")
         seen.add(t.typename)
-    union: TypeUnion[Any] = object.__new__(TypeUnion)
+    # object.__new__(TypeUnion) is a TypeUnion[Unknown] to pyright, whatever `union` declares.
+    union: TypeUnion[Any] = object.__new__(TypeUnion)  # pyright: ignore[reportUnknownVariableType]
     object.__setattr__(union, "_types", types)
     return union

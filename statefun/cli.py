@@ -8,52 +8,82 @@ over HTTP, the way ``uvicorn module:app`` serves an ASGI app.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
-from ._registry import Functions
+from ._handler import DEFAULT_INVOCATION_TIMEOUT
 from .loader import CliError, load_functions
+from .serve import DEFAULT_GRACE_PERIOD, DEFAULT_KEEPALIVE_TIMEOUT, ServeOptions, TlsOptions, serve
 
 __all__ = ("main",)
-
-
-async def _serve(functions: Functions, host: str, port: int, path: str, max_body_size: int) -> None:
-    from aiohttp import web
-
-    from .aiohttp import make_app
-
-    runner = web.AppRunner(make_app(functions, path=path, max_body_size=max_body_size))
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        names = ", ".join(f.typename for f in functions)
-        print(f"statefun: serving {names} at http://{host}:{port}{path}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
 
 
 def _serve_command(args: argparse.Namespace) -> int:
     functions = load_functions(args.target)
     if not len(functions):
         raise CliError(f"{args.target} has no functions registered")
+    options = _serve_options(args)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    return serve(functions, options)
+
+
+def _serve_options(args: argparse.Namespace) -> ServeOptions:
+    """The parsed ``statefun serve`` command line as the one value :func:`serve` takes."""
+    return ServeOptions(
+        host=args.host,
+        port=args.port,
+        path=args.path,
+        max_body_size=args.max_body_size,
+        grace_period=args.grace_period,
+        keepalive_timeout=args.keepalive_timeout,
+        invocation_timeout=args.invocation_timeout or None,
+        tls=_tls_options(args),
+    )
+
+
+def _tls_options(args: argparse.Namespace) -> TlsOptions | None:
+    if args.tls_cert is None and args.tls_key is None:
+        for option, value in (
+            ("--tls-client-ca", args.tls_client_ca),
+            ("--tls-key-password-file", args.tls_key_password_file),
+        ):
+            if value is not None:
+                raise CliError(f"{option} needs --tls-cert and --tls-key: it is part of HTTPS")
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        given, missing = (
+            ("--tls-key", "--tls-cert") if args.tls_cert is None else ("--tls-cert", "--tls-key")
+        )
+        raise CliError(f"{given} needs {missing} too: HTTPS takes a certificate and its key")
+    return TlsOptions(
+        cert=args.tls_cert,
+        key=args.tls_key,
+        key_password_file=args.tls_key_password_file,
+        client_ca=args.tls_client_ca,
+    )
+
+
+def _seconds(text: str) -> float:
     try:
-        asyncio.run(_serve(functions, args.host, args.port, args.path, args.max_body_size))
-    except OSError as exc:
-        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    return 0
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    # aiohttp takes a keep-alive timeout of 0 as none at all: idle connections kept for ever.
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
 
 
 def _run_command(args: argparse.Namespace) -> int:
@@ -64,7 +94,8 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="statefun", description=__doc__.split("\n\n")[0] if __doc__ else None
+        prog="statefun",
+        description="Serve StateFun functions over HTTP, or run them on the local runtime.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -84,6 +115,50 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=32 * 1024 * 1024,
         help="largest request body in bytes (default 32 MiB)",
+    )
+    serve.add_argument(
+        "--grace-period",
+        type=_seconds,
+        default=DEFAULT_GRACE_PERIOD,
+        metavar="SECONDS",
+        help="on SIGTERM or SIGINT, how long requests in flight get to finish before they are"
+        f" cancelled (default {DEFAULT_GRACE_PERIOD:g})",
+    )
+    serve.add_argument(
+        "--keepalive-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_KEEPALIVE_TIMEOUT,
+        metavar="SECONDS",
+        help="how long a connection may stay idle, or take to send a request's headers"
+        f" (default {DEFAULT_KEEPALIVE_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--invocation-timeout",
+        type=_seconds,
+        default=DEFAULT_INVOCATION_TIMEOUT.total_seconds(),
+        metavar="SECONDS",
+        help="how long an async function may take for one message before the request is"
+        " answered 500 (the runtime retries); 0 for no limit"
+        f" (default {DEFAULT_INVOCATION_TIMEOUT.total_seconds():g})",
+    )
+    tls = serve.add_argument_group("TLS")
+    tls.add_argument(
+        "--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this PEM certificate chain"
+    )
+    tls.add_argument(
+        "--tls-key", type=Path, metavar="FILE", help="the PEM private key of --tls-cert"
+    )
+    tls.add_argument(
+        "--tls-key-password-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the password of an encrypted --tls-key",
+    )
+    tls.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        metavar="FILE",
+        help="require a client certificate signed by a CA in this PEM file (mutual TLS)",
     )
     serve.set_defaults(handler=_serve_command)
 

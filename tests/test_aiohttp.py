@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -36,7 +36,7 @@ GREET_ANA = call(typed(GREET, GreetRequest("Ana")))
 
 
 @asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[tuple[str, ClientSession]]:
+async def serving(app: web.Application) -> AsyncGenerator[tuple[str, ClientSession], None]:
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -103,7 +103,7 @@ class TestAnswers:
         asyncio.run(go())
 
     def test_malformed_body_is_400_with_one_line(self) -> None:
-        status, headers, answer = run(fresh_greeter(), b"\xff\xff not protobuf")
+        status, _, answer = run(fresh_greeter(), b"\xff\xff not protobuf")
         assert status == 400
         text = answer.decode()
         assert text.startswith("the body is not a ToFunction protobuf message")
@@ -285,8 +285,8 @@ class TestResultErrors:
         assert status == 500
         assert answer == (
             b"function `test/overflow` id='id-9': the results of a batch of 2 messages cannot be"
-            b" sent: `io.statefun.types/int`: cannot encode a `int`: 1099511627776 is outside"
-            b" the 32-bit range; use LONG\n"
+            b" sent: Send to `test/overflow` id='x': `io.statefun.types/int`: cannot encode a"
+            b" `int`: 1099511627776 is outside the 32-bit range; use LONG\n"
         )
         [record] = [r for r in caplog.records if r.name == "statefun"]
         assert record.exc_info is not None

@@ -82,7 +82,7 @@ def add(sku: str, quantity: int = 1) -> TypedValue:
 
 def letters_in(body: bytes) -> list[DeadLetter]:
     """The dead letters a response sends to the Kafka egress, decoded."""
-    out = []
+    out: list[DeadLetter] = []
     for egress in answer(body).outgoing_egresses:
         record = KafkaProducerRecord.FromString(egress.argument.value)
         assert record.topic == "dead-letters" and record.key == "u1"

@@ -103,15 +103,19 @@ class TestSend:
     # The value is a star-parameter, for mypy's sake (statefun._type.Encoder):
     # a call with another number of values must still fail, and say so.
     def test_exactly_one_value(self) -> None:
-        calls: list[Callable[[], object]] = [
-            lambda: Send(PEER, INT),  # type: ignore[call-arg]
-            lambda: Send(PEER, INT, 1, 2),  # type: ignore[call-arg]
-            lambda: Send(PEER, INT, value=1),  # type: ignore[call-arg]
+        calls: list[tuple[Callable[[], object], str]] = [
+            (lambda: Send(PEER, INT), "Send: expected one value after the type, got 0"),  # type: ignore[call-arg]
+            (lambda: Send(PEER, INT, 1, 2), "Send: expected one value after the type, got 2"),  # type: ignore[call-arg]
+            (
+                lambda: Send(PEER, INT, value=1),  # type: ignore[call-arg]
+                "Send: give the value by position, after the type: Send(..., type, value),"
+                " not value=",
+            ),
         ]
-        for call in calls:
+        for call, message in calls:
             with pytest.raises(DefinitionError) as info:
                 call()
-            assert str(info.value).startswith("Send: expected one value after the type, got ")
+            assert str(info.value) == message
         with pytest.raises(DefinitionError) as info:
             Egress("example/out", INT)  # type: ignore[call-arg]
         assert str(info.value) == "Egress: expected one value after the type, got 0"

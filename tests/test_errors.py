@@ -60,7 +60,7 @@ def test_lookup_errors_do_not_quote_their_message() -> None:
     # KeyError would print repr(message); LookupError subclasses print it plainly.
     assert str(UnknownFunction("a/b")) == "no function is registered for `a/b`"
     assert str(UndeclaredState("x", ())) == (
-        "state `x` is not declared by this function (declared: none); add its ValueSpec to `specs=`"
+        "state `x` is not declared by this function (declared: none); add its ValueSpec to `specs=` (in a test, to `State.of(...)`)"
     )
 
 

@@ -170,7 +170,7 @@ class TestFunctionErrors:
         assert isinstance(info.value.__cause__, UndeclaredState)
         assert str(info.value.__cause__) == (
             "state `other` is not declared by this function (declared: `visits`);"
-            " add its ValueSpec to `specs=`"
+            " add its ValueSpec to `specs=` (in a test, to `State.of(...)`)"
         )
 
     def test_a_message_that_does_not_decode(self) -> None:

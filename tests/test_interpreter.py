@@ -7,7 +7,7 @@ counting serde proving each state value is decoded and encoded at most once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from statefun import (
     Result,
     Send,
     SendAfter,
+    SerdeError,
     State,
     Type,
     UndeclaredState,
@@ -38,7 +39,7 @@ from statefun._generated.kafka_egress_pb2 import KafkaProducerRecord
 from statefun._generated.kinesis_egress_pb2 import KinesisEgressRecord
 from statefun._generated.request_reply_pb2 import FromFunction
 from statefun._interpreter import incomplete, interpret
-from statefun._state import Origin, from_runtime
+from statefun._state import Origin, from_runtime, origin_of
 
 from .wire.builders import answer, call, request, typed
 
@@ -54,7 +55,7 @@ def run(
     effects: Sequence[Effect] = (),
     *,
     raw: Mapping[str, bytes | None] | None = None,
-    change: Any = None,
+    change: Callable[[State], State] | None = None,
 ) -> FromFunction.InvocationResponse:
     """Interpret a batch that started from ``raw`` state and ended after ``change``."""
     origin = Origin({"visits": None, "name": None} if raw is None else dict(raw))
@@ -171,12 +172,28 @@ class TestEffectsOnTheWire:
             stream="s", partition_key="p", value_bytes=b"v", explicit_hash_key="h"
         )
 
-    def test_an_encoding_error_names_the_type(self) -> None:
-        with pytest.raises(Exception) as info:
+    def test_an_encoding_error_names_the_effect_and_the_type(self) -> None:
+        with pytest.raises(SerdeError) as info:
             run([Send(PEER, INT, 2**40)])
         assert str(info.value) == (
-            "`io.statefun.types/int`: cannot encode a `int`:"
+            "Send to `example/peer` id='p': `io.statefun.types/int`: cannot encode a `int`:"
             " 1099511627776 is outside the 32-bit range; use LONG"
+        )
+        assert isinstance(info.value.__cause__, ValueError)
+
+    def test_an_encoding_error_names_the_egress(self) -> None:
+        with pytest.raises(SerdeError) as info:
+            run([Egress("example/out", INT, 2**40)])
+        assert str(info.value).startswith("Egress to `example/out`: `io.statefun.types/int`:")
+
+    def test_an_encoding_error_names_the_state(self) -> None:
+        # Without a type checker, a wrong value is only found when the batch ends.
+        state = State.of(VISITS).set(VISITS, "three")  # type: ignore[arg-type]
+        with pytest.raises(SerdeError) as info:
+            interpret({"visits": VISITS}, origin_of(state), state, [])
+        assert str(info.value) == (
+            "state `visits`: `io.statefun.types/int`: cannot encode a `str`:"
+            " expected `int`, got `str`"
         )
 
 
@@ -239,7 +256,7 @@ class TestAStateBuiltFromScratch:
             run(change=lambda s: State.of(VISITS, other))
         assert str(info.value) == (
             "state `other` is not declared by this function (declared: `visits`, `name`);"
-            " add its ValueSpec to `specs=`"
+            " add its ValueSpec to `specs=` (in a test, to `State.of(...)`)"
         )
 
 

@@ -148,8 +148,16 @@ class TestRefused:
     def test_two_types_with_one_typename(self) -> None:
         other = custom_type("io.statefun.types/int", encode=str.encode, decode=bytes.decode)
         with pytest.raises(DefinitionError) as info:
-            INT | other  # noqa: B018
+            _ = INT | other
         assert str(info.value) == "`io.statefun.types/int` is in the union twice"
+
+    def test_specs_must_be_a_list(self) -> None:
+        with pytest.raises(DefinitionError) as info:
+            Functions().bind("example/f", accepts=INT, specs=VISITS)  # type: ignore[arg-type]
+        assert str(info.value) == (
+            "function `example/f`: specs must be a list of ValueSpecs, e.g. specs=[VISITS],"
+            " got `ValueSpec`"
+        )
 
     def test_specs_must_be_value_specs(self) -> None:
         with pytest.raises(DefinitionError) as info:

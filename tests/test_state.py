@@ -50,20 +50,15 @@ class TestReadAndWrite:
         state = State.of(VISITS)
         with pytest.raises(DefinitionError) as info:
             state.set(VISITS)  # type: ignore[call-arg]
-        assert (
-            str(info.value)
-            == "State.set(`visits`, ...) takes one value after the spec, got 0 values"
-        )
+        assert str(info.value) == "State.set(`visits`, ...) takes one value after the spec, got 0"
         with pytest.raises(DefinitionError) as info:
             state.set(VISITS, 1, 2)  # type: ignore[call-arg]
-        assert (
-            str(info.value)
-            == "State.set(`visits`, ...) takes one value after the spec, got 2 values"
-        )
+        assert str(info.value) == "State.set(`visits`, ...) takes one value after the spec, got 2"
         with pytest.raises(DefinitionError) as info:
             state.set(VISITS, value=1)  # type: ignore[call-arg]
         assert str(info.value) == (
-            "State.set(`visits`, ...) takes one value after the spec, got 1 value (keywords value)"
+            "State.set(`visits`, ...): give the value by position, after the spec:"
+            " state.set(spec, value), not value="
         )
 
     def test_reading_in_a_wider_context(self) -> None:
@@ -96,7 +91,7 @@ class TestUndeclared:
             State.of(VISITS, NAME).get(OTHER)
         assert str(info.value) == (
             "state `other` is not declared by this function (declared: `visits`, `name`);"
-            " add its ValueSpec to `specs=`"
+            " add its ValueSpec to `specs=` (in a test, to `State.of(...)`)"
         )
         assert (info.value.name, info.value.declared) == ("other", ("visits", "name"))
 
@@ -105,7 +100,7 @@ class TestUndeclared:
             State.of().set(OTHER, 1)
         assert str(info.value) == (
             "state `other` is not declared by this function (declared: none);"
-            " add its ValueSpec to `specs=`"
+            " add its ValueSpec to `specs=` (in a test, to `State.of(...)`)"
         )
 
     def test_deleting_an_undeclared_spec(self) -> None:

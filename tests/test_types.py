@@ -115,18 +115,18 @@ class TestTypeUnion:
     def test_one_typename_twice(self) -> None:
         other = Type("io.statefun.types/string", Reversed())
         with pytest.raises(DefinitionError) as info:
-            INT | STRING | other  # noqa: B018
+            _ = INT | STRING | other
         assert str(info.value) == "`io.statefun.types/string` is in the union twice"
 
     def test_only_types_join(self) -> None:
         with pytest.raises(DefinitionError) as info:
-            INT | int  # noqa: B018
+            _ = INT | int
         assert str(info.value) == (
             "cannot join a `type` to a union of statefun Types;"
             " every part of `A | B` must be a Type (e.g. INT, json_type(...))"
         )
         with pytest.raises(DefinitionError):
-            (INT | STRING) | "io.statefun.types/bool"  # type: ignore[operator]  # noqa: B018
+            _ = (INT | STRING) | "io.statefun.types/bool"  # type: ignore[operator]
 
     def test_built_only_with_or(self) -> None:
         with pytest.raises(DefinitionError) as info:

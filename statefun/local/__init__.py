@@ -67,7 +67,8 @@ for _name in __all__:
             _obj.__module__ = __name__
         except (AttributeError, TypeError):
             pass
-del _name, _obj
+# __all__ is not empty, so the loop ran; pyright cannot tell.
+del _name, _obj  # pyright: ignore[reportPossiblyUnboundVariable]
 
 
 def __dir__() -> tuple[str, ...]:

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """
     try:
         module = Module.load(args.module_yaml)
-    except ModuleError as exc:
+    except (ModuleError, ImportError) as exc:  # ImportError: PyYAML, the `local` extra, is missing
         raise CliError(str(exc)) from None
     functions = load_functions(args.functions) if args.functions else None
     virtual = bool(args.virtual_clock)
@@ -172,7 +172,7 @@ async def _pass(
 
 def _parse(line: str, number: int) -> tuple[str, str | None, bytes] | timedelta:
     try:
-        item = json.loads(line)
+        item: dict[str, Any] | list[Any] | str | int | float | bool | None = json.loads(line)
     except json.JSONDecodeError as exc:
         raise CliError(f"line {number}: not JSON: {exc}") from None
     if not isinstance(item, dict):

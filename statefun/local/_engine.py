@@ -118,11 +118,12 @@ class _Cancel:
 class _Plan:
     """A checked response, ready to apply."""
 
-    messages: list[tuple[Address, RawMessage]] = field(default_factory=list)
+    # `lambda: []`, not `list`: pyright types a bare `list` factory as list[Unknown].
+    messages: list[tuple[Address, RawMessage]] = field(default_factory=lambda: [])
     # In the response's order: a cancellation applies to what was scheduled before it.
-    delayed: list[_Schedule | _Cancel] = field(default_factory=list)
-    egress: list[EgressRecord] = field(default_factory=list)
-    mutations: list[tuple[str, bytes | None]] = field(default_factory=list)
+    delayed: list[_Schedule | _Cancel] = field(default_factory=lambda: [])
+    egress: list[EgressRecord] = field(default_factory=lambda: [])
+    mutations: list[tuple[str, bytes | None]] = field(default_factory=lambda: [])
 
 
 class Engine:
@@ -333,7 +334,11 @@ class Engine:
             ) from failed
         if other is not None:
             if self.raise_function_errors:
-                _add_note(other, f"while answering a request for {where} ({len(batch)} messages)")
+                _add_note(
+                    other,
+                    f"while answering a request for {where}"
+                    f" ({len(batch)} message{'s' if len(batch) != 1 else ''})",
+                )
                 raise other
             raise EndpointFailure(
                 f"Non successful HTTP response code 500: {type(other).__name__}: {other}",
@@ -341,7 +346,8 @@ class Engine:
                 status=500,
             ) from other
         try:
-            return FromFunction.FromString(answer)
+            # Every path that left `answer` unbound raised above; pyright cannot follow that.
+            return FromFunction.FromString(answer)  # pyright: ignore[reportPossiblyUnboundVariable]
         except DecodeError as exc:
             raise EndpointFailure(f"Unable to parse a Protobuf message: {exc}", where) from None
 

@@ -23,6 +23,10 @@ __all__ = ("Egress", "Endpoint", "IngressTopic", "Module", "parse_runtime_typena
 
 EgressKind = Literal["kafka", "kinesis"]
 
+# What safe_load gives, as far as the checks below tell it apart: declared, so that an
+# isinstance() narrows it to dict[Any, Any] where on a bare Any pyright has dict[Unknown, ...].
+_Yaml = dict[Any, Any] | list[Any] | str | int | float | bool | None
+
 _ENDPOINT_KINDS = ("io.statefun.endpoints.v1/http", "io.statefun.endpoints.v2/http")
 _KAFKA_INGRESS = "io.statefun.kafka.v1/ingress"
 _KINESIS_INGRESS = "io.statefun.kinesis.v1/ingress"
@@ -116,7 +120,7 @@ class Module:
         """Read module.yaml text: one component (``kind`` + ``spec``) per YAML document."""
         yaml = _import_yaml()
         try:
-            documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+            documents: list[_Yaml] = [doc for doc in yaml.safe_load_all(text) if doc is not None]
         except yaml.YAMLError as exc:
             raise ModuleError(f"{source}: not valid YAML: {exc}") from None
         if len(documents) == 1 and isinstance(documents[0], dict) and "version" in documents[0]:
@@ -133,7 +137,7 @@ class Module:
                 raise ModuleError(f"{where}: expected a mapping with `kind` and `spec`")
             kind = _text(document, "kind", where)
             _typename(kind, "kind", where)
-            spec = document.get("spec")
+            spec: _Yaml = document.get("spec")
             if not isinstance(spec, dict):
                 raise ModuleError(f"{where}: `spec` must be a mapping")
             if kind in _ENDPOINT_KINDS:
@@ -178,7 +182,7 @@ def _import_yaml() -> Any:
         import yaml
     except ImportError:
         raise ImportError(
-            "reading module.yaml needs PyYAML: pip install 'statefun-sdk[local]'"
+            "reading module.yaml needs PyYAML (the `local` extra): pip install pyyaml, or pip install -e '.[local]' in the SDK's checkout"
         ) from None
     return yaml
 
@@ -214,16 +218,17 @@ def _endpoint(spec: Mapping[str, Any], where: str) -> Endpoint:
 def _kafka_topics(spec: Mapping[str, Any], where: str) -> list[IngressTopic]:
     ingress = _text(spec, "id", where)
     _typename(ingress, "id", where)
-    entries = spec.get("topics")
+    entries: _Yaml = spec.get("topics")
     if not isinstance(entries, list) or not entries:
         raise ModuleError(f"{where}: `topics` must be a non-empty list")
-    routes = []
+    routes: list[IngressTopic] = []
+    entry: _Yaml
     for entry in entries:
         if not isinstance(entry, dict):
             raise ModuleError(f"{where}: each of `topics` must be a mapping, got {entry!r}")
         topic = _text(entry, "topic", where)
         value_type = _text(entry, "valueType", where)
-        targets = entry.get("targets")
+        targets: _Yaml = entry.get("targets")
         if not isinstance(targets, list) or not targets:
             raise ModuleError(f"{where}: topic {topic!r}: `targets` must be a non-empty list")
         for target in targets:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, TypeVar, overload
@@ -83,6 +83,7 @@ class _Base:
             raise DefinitionError(f"max_requests={max_requests!r} must be at least 1")
         # Which function types exist: the module's endpoints say so, as in the
         # real runtime; without a module, the registry; with only a transport, any.
+        serves: Callable[[str], bool]
         if module is not None:
             mod = module
             serves = lambda typename: mod.endpoint(typename) is not None  # noqa: E731
@@ -187,7 +188,7 @@ class _Base:
             return records
         if egress_id is None:
             raise DefinitionError("egress(): give the egress id to decode its records with a type")
-        values = []
+        values: list[T] = []
         for record in records:
             decoded = decode_egress(record)
             if isinstance(decoded, (KafkaRecord, KinesisRecord)):

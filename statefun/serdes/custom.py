@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from .._errors import DefinitionError
 from .._type import Type
@@ -29,11 +29,11 @@ class FunctionSerde(Generic[T]):
         return self._decode(data)
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, FunctionSerde)
-            and self._encode == other._encode
-            and self._decode == other._decode
-        )
+        if not isinstance(other, FunctionSerde):
+            return False
+        # isinstance() gives pyright FunctionSerde[Unknown], mypy [Any]: [object] suits both.
+        that = cast("FunctionSerde[object]", other)
+        return self._encode == that._encode and self._decode == that._decode
 
     def __hash__(self) -> int:
         return hash((self._encode, self._decode))

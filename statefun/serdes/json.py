@@ -12,7 +12,7 @@ Greet(name='Ana')
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import msgspec
 
@@ -46,7 +46,10 @@ class JsonSerde(Generic[T]):
             raise SerdeError(self._typename, str(exc)) from exc
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, JsonSerde) and self.python_type == other.python_type
+        if not isinstance(other, JsonSerde):
+            return False
+        # isinstance() gives pyright JsonSerde[Unknown], mypy [Any]: [object] suits both.
+        return self.python_type == cast("JsonSerde[object]", other).python_type
 
     def __hash__(self) -> int:
         return hash(self.python_type)

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from google.protobuf.message import Message as _ProtoMessage
 
@@ -40,7 +40,10 @@ class ProtobufSerde(Generic[M]):
         return self.message_class.FromString(data)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ProtobufSerde) and self.message_class is other.message_class
+        if not isinstance(other, ProtobufSerde):
+            return False
+        # isinstance() gives pyright ProtobufSerde[Unknown], mypy [Any]; the bound suits both.
+        return self.message_class is cast("ProtobufSerde[_ProtoMessage]", other).message_class
 
     def __hash__(self) -> int:
         return hash(self.message_class)

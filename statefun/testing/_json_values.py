@@ -11,6 +11,7 @@ import dataclasses
 import math
 import re
 import sys
+import types
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -172,11 +173,12 @@ class _Walker:
             keys = keys.filter(_KeyComesBack(node.key_type))
         values = self._build(node.value_type, f"{where}[value]")
         if values is None:
-            return st.builds(dict) if low == 0 else None
+            # Empty dicts, which pyright types dict[Unknown, Unknown].
+            return st.builds(dict) if low == 0 else None  # pyright: ignore[reportUnknownVariableType]
         return st.dictionaries(keys, values, min_size=low, max_size=high)
 
     def _scalar(self, node: mi.Type, where: str) -> Strategy | None:
-        match node:
+        match node:  # pyright: ignore[reportMatchNotExhaustive]  the others are None, below
             case mi.AnyType():
                 return _JSON
             case mi.NoneType():
@@ -292,7 +294,7 @@ def _scales(
     |k| * p < 2**53: the product then fits a float's mantissa.
     """
     exact = (2**53 - 1) // step.as_integer_ratio()[0]
-    scales = []
+    scales: list[tuple[int, int, int]] = []
     j = 0
     while (unit := Fraction(step) * 2**j) <= _FLOAT_MAX:
         most = min(exact, math.floor(_FLOAT_MAX / unit))
@@ -342,7 +344,9 @@ class _KeyComesBack:
     or bytes written "1234", would come back as an int."""
 
     def __init__(self, node: mi.Type) -> None:
-        self._decoder = msgspec.json.Decoder(dict[_python_type(node), None])  # type: ignore[misc]
+        self._decoder: msgspec.json.Decoder[dict[Any, None]] = msgspec.json.Decoder(
+            dict[_python_type(node), None]  # type: ignore[misc]
+        )
 
     def __call__(self, key: object) -> bool:
         data = _ENCODER.encode({key: None})
@@ -398,7 +402,8 @@ def _init_names(node: _Object) -> dict[str, str] | None:
         return None
     if dataclasses.is_dataclass(node.cls):
         return {f.name: f.name for f in dataclasses.fields(node.cls) if f.init}
-    attributes = getattr(node.cls, "__attrs_attrs__", ())
+    # Past is_dataclass()'s negative TypeIs, pyright has `Unknown | type` for a `type`.
+    attributes = getattr(node.cls, "__attrs_attrs__", ())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
     return {a.name: getattr(a, "alias", a.name.lstrip("_")) for a in attributes if a.init}
 
 
@@ -418,9 +423,13 @@ def _describe(node: mi.Type) -> str:
 
 def _holds_types(value: object) -> bool:
     if isinstance(value, tuple):
-        return bool(value) and all(isinstance(v, mi.Type) for v in value)
+        # isinstance() leaves pyright a tuple[Unknown, ...]; each item is only tested.
+        return bool(value) and all(isinstance(v, mi.Type) for v in value)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
     return isinstance(value, mi.Type)
 
 
 def _name(python_type: object) -> str:
-    return python_type.__qualname__ if isinstance(python_type, type) else repr(python_type)
+    # Python 3.10 also calls dict[str, int] a type, whose __qualname__ is just "dict".
+    if isinstance(python_type, type) and not isinstance(python_type, types.GenericAlias):
+        return python_type.__qualname__
+    return repr(python_type)

@@ -18,7 +18,7 @@ Each one raises ``AssertionError`` with the difference it found::
     def test_a_mixed_batch_is_one_batch_or_many(messages):
         assert_batch_equivalent(functions, ADD | REMOVE, messages)   # what bind(accepts=) got
 
-Needs ``pip install 'statefun-sdk[testing]'`` for :func:`assert_roundtrip`.
+Needs Hypothesis, the ``testing`` extra for :func:`assert_roundtrip`.
 """
 
 from __future__ import annotations

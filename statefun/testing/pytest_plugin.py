@@ -3,7 +3,9 @@
 Registered under the ``pytest11`` entry point, so installing ``statefun-sdk``
 is enough::
 
-    def test_greets(statefun_runtime):
+    from statefun.testing import RuntimeFactory
+
+    def test_greets(statefun_runtime: RuntimeFactory) -> None:
         runtime = statefun_runtime(functions)
         runtime.send(Address("example/person", "Ana"), GREET, GreetRequest("Ana"))
         runtime.run_until_idle()
@@ -21,31 +23,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from ._factory import RuntimeFactory
 
 if TYPE_CHECKING:
     from statefun import Functions
     from statefun.local import LocalRuntime, Module
 
-__all__ = ("RuntimeFactory", "statefun_runtime")
-
-
-class RuntimeFactory(Protocol):
-    """The type of the ``statefun_runtime`` fixture: builds a :class:`LocalRuntime`.
-
-    Takes the arguments of :class:`statefun.local.LocalRuntime`; every runtime it
-    built is closed after the test.
-    """
-
-    def __call__(
-        self,
-        functions: Functions | None = None,
-        *,
-        module: Module | str | os.PathLike[str] | None = None,
-        **options: Any,
-    ) -> LocalRuntime: ...
+__all__ = ("statefun_runtime",)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,8 +57,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def statefun_runtime(request: pytest.FixtureRequest) -> Iterator[RuntimeFactory]:
     """A factory of :class:`statefun.local.LocalRuntime`\\ s, closed after the test.
 
-    >>> runtime = statefun_runtime(functions)                     # in process
-    >>> runtime = statefun_runtime(module="module.yaml", functions=functions)
+    Its type is :class:`statefun.testing.RuntimeFactory`::
+
+        runtime = statefun_runtime(functions)                     # in process
+        runtime = statefun_runtime(functions, module="module.yaml")
     """
     from statefun.local import HttpTransport, LocalRuntime
 

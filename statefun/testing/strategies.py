@@ -7,7 +7,7 @@ Address(typename='example/person', id='x3')
 Message(target=Address(...), value=GreetRequest(name='...', visits=...), ...)
 
 Importing this module also registers :class:`statefun.Address` with Hypothesis,
-so ``st.from_type(Address)`` works. Needs ``pip install 'statefun-sdk[testing]'``.
+so ``st.from_type(Address)`` works. Needs Hypothesis, the ``testing`` extra.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ try:
     from hypothesis.errors import InvalidArgument
 except ImportError:
     raise ImportError(
-        "statefun.testing.strategies needs Hypothesis: pip install 'statefun-sdk[testing]'"
+        "statefun.testing.strategies needs Hypothesis (the `testing` extra): pip install hypothesis, or pip install -e '.[testing]' in the SDK's checkout"
     ) from None
 
 from .. import BOOL, DOUBLE, FLOAT, INT, LONG, STRING, Address, Message, Type, TypeUnion
@@ -60,7 +60,13 @@ def typenames(*, namespaces: st.SearchStrategy[str] | None = None) -> st.SearchS
     'com.ex/Greet'
     """
     ns = namespaces if namespaces is not None else st.from_regex(_NAMESPACE, fullmatch=True)
-    return st.builds(lambda n, t: f"{n}/{t}", ns, st.from_regex(_NAME, fullmatch=True))
+
+    # A def, not a lambda: builds() types its target as Callable[..., T], so nothing
+    # would type a lambda's parameters (pyright strict rejects that; mypy says Any).
+    def typename(namespace: str, name: str) -> str:
+        return f"{namespace}/{name}"
+
+    return st.builds(typename, ns, st.from_regex(_NAME, fullmatch=True))
 
 
 def ids(*, min_size: int = 1, max_size: int = 16) -> st.SearchStrategy[str]:
@@ -168,12 +174,11 @@ def messages(
         return st.one_of([messages(member, to=targets, callers=callers) for member in type_.types])
     payloads = values if values is not None else _values(type_)
     senders: st.SearchStrategy[Address | None] = callers if callers is not None else st.none()
-    return st.builds(
-        lambda target, value, caller: Message(target, value, caller, type_.typename),
-        targets,
-        payloads,
-        senders,
-    )
+
+    def message(target: Address, value: T, caller: Address | None) -> Message[T]:
+        return Message(target, value, caller, type_.typename)
+
+    return st.builds(message, targets, payloads, senders)
 
 
 st.register_type_strategy(Address, addresses())

@@ -1,6 +1,6 @@
 """Pytest fixtures for the end-to-end suite (real StateFun 3.3.0 runtime + Kafka).
 
-Fixtures (see harness.py for the classes):
+Fixtures (see the harness package for the classes):
 
 * ``e2e_runtime`` (session) -> ``harness.Runtime``: jars fetched once into the cache.
 * ``e2e_run`` (session) -> ``harness.RunDir``: the per-run folder all logs go to.
@@ -8,8 +8,10 @@ Fixtures (see harness.py for the classes):
   gives a test empty topics.
 * ``statefun_job`` (function) -> factory ``(module_dir, **opts) -> StatefunJob`` (started,
   all tasks RUNNING). Every job it made is stopped after the test.
-* ``function_server`` (function) -> factory ``(argv, port=8000, env=None, cwd=None, name=...)
-  -> FunctionServer`` (started, port open). Stopped after the test.
+* ``function_server`` (function) -> factory ``(argv, port=None, env=None, cwd=None, name=...)
+  -> FunctionServer`` (started, port open). Stopped after the test. The port is the run's
+  function port (the one every job's module.yaml is rendered with); ``harness.PORT_ARG`` in
+  argv stands for it.
 * ``module_statefun_job`` / ``module_function_server`` (module): the same factories, but what
   they start lives until the test module ends, so several tests share one job (start-up costs
   10-15 s). Tests sharing a job keep apart by using their own ids (Kafka keys).
@@ -43,7 +45,10 @@ FunctionServerFactory = Callable[..., harness.FunctionServer]
 
 
 def _is_e2e(item: pytest.Item) -> bool:
-    return E2E_DIR in Path(str(item.path)).resolve().parents
+    """An e2e-marked test of this folder; the harness's own unit tests here (ports, run
+    folders, signals) need no JVM, so they run, strict about warnings, in every run."""
+    in_here = E2E_DIR in Path(str(item.path)).resolve().parents
+    return in_here and item.get_closest_marker("e2e") is not None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -197,9 +202,7 @@ def _job_factory(
 def _server_factory(run: harness.RunDir) -> Generator[FunctionServerFactory, None, None]:
     servers: list[harness.FunctionServer] = []
 
-    def make(
-        argv: Sequence[str], port: int = harness.FUNCTION_PORT, **kw: Any
-    ) -> harness.FunctionServer:
+    def make(argv: Sequence[str], port: int | None = None, **kw: Any) -> harness.FunctionServer:
         srv = harness.FunctionServer(run, argv, port=port, **kw)
         servers.append(srv)
         return srv.start()
@@ -224,7 +227,7 @@ def statefun_job(
 
 @pytest.fixture
 def function_server(e2e_run: harness.RunDir) -> Generator[FunctionServerFactory, None, None]:
-    """Factory: ``function_server(argv, port=8000, env=None, cwd=None, name="function")``.
+    """Factory: ``function_server(argv, port=None, env=None, cwd=None, name="function")``.
 
     Returns a started server (port open). ``srv.kill()`` SIGKILLs it, ``srv.start()`` /
     ``srv.restart()`` bring it back with the same argv. Runs in the repo root with the repo on

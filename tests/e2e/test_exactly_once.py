@@ -93,7 +93,7 @@ def test_every_greeting_exactly_once_across_a_crash(
     # the aborted transaction really held round 2: a read_uncommitted reader sees it twice
     raw = kafka.consume("greetings", count=4 * n, timeout=10, read_committed=False)
     raw_counts = collections.Counter(raw)
-    replayed = sorted(v.decode() for (k, v), c in raw_counts.items() if c > 1)
+    replayed = sorted(v.decode() for (_, v), c in raw_counts.items() if c > 1)
     assert replayed == sorted(g for gs in expected(NAMES, 2, 2).values() for g in gs), (
         f"expected exactly round 2 in the aborted transaction as well, read_uncommitted gave {raw!r}"
     )

@@ -64,7 +64,7 @@ def greeter(
 
 @pytest.mark.e2e_timeout(180)
 def test_every_visit_is_greeted_in_order(greeter: Greeter) -> None:
-    kafka, fn, job = greeter
+    kafka, _, job = greeter
     kafka.produce("names", greet_records(NAMES, rounds=3))
 
     got = kafka.consume("greetings", count=9, timeout=90, settle=3)
@@ -95,7 +95,7 @@ def test_function_server_crash_is_retried(greeter: Greeter) -> None:
 def test_state_survives_savepoint_and_restore(
     greeter: Greeter, statefun_job: StatefunJobFactory
 ) -> None:
-    kafka, fn, job = greeter
+    kafka, _, job = greeter
     kafka.produce("names", greet_records(NAMES, rounds=2))
     assert greetings_by_name(kafka.consume("greetings", 6, timeout=90)) == expected(NAMES, 1, 2)
 

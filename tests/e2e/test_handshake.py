@@ -36,14 +36,14 @@ SERVE = [
     "-m",
     "tests.e2e.apps.handshake.server",
     "--port",
-    str(harness.FUNCTION_PORT),
+    harness.PORT_ARG,
 ]
 IN = "e2e-counter-in"
 
 
 def handshakes(server: harness.FunctionServer, key: str) -> list[dict[str, object]]:
     """The server's request log for ``key``, in order."""
-    out = []
+    out: list[dict[str, object]] = []
     for line in server.log_text().splitlines():
         if line.startswith(MARK + " "):
             entry: dict[str, object] = json.loads(line[len(MARK) + 1 :])

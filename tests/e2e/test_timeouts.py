@@ -122,7 +122,7 @@ def test_local_runtime_and_flink_give_the_same_reminders(
         [IngressRecord(IN, k, v) for k, v in inputs],
         functions=timeouts_functions,
     )
-    expected = []
+    expected: list[tuple[str, str, str]] = []
     for r in local:
         assert isinstance(r, KafkaRecord), r
         assert r.key is not None

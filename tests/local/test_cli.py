@@ -283,7 +283,8 @@ class TestBadFunctions:
             'raise ImportError("libfoo is not installed")\n'
         )
         (tmp_path / "lacks_a_dependency.py").write_text("import no_such_dependency\n")
-        monkeypatch.syspath_prepend(str(tmp_path))
+        # pytest leaves syspath_prepend's parameter unannotated.
+        monkeypatch.syspath_prepend(str(tmp_path))  # pyright: ignore[reportUnknownMemberType]
         args = [GREETER[0], "--functions", target]
         assert statefun_run(args, "", monkeypatch, capsys) == (
             2,

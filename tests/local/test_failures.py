@@ -240,7 +240,7 @@ class TestState:
             runtime.run_until_idle()
 
     def test_registering_a_state_again_with_another_type(self) -> None:
-        calls = []
+        calls: list[bytes] = []
 
         def answer(body: bytes) -> bytes:
             calls.append(body)

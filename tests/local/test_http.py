@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +23,7 @@ ANA = Address("example/person", "Ana")
 
 
 @contextmanager
-def serving(app: web.Application) -> Iterator[str]:
+def serving(app: web.Application) -> Generator[str, None, None]:
     """Serve ``app`` on a free loopback port from a thread of its own; yields the base URL."""
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)

@@ -140,4 +140,22 @@ def test_without_pyyaml_loading_names_the_extra() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "reading module.yaml needs PyYAML: pip install 'statefun-sdk[local]'"
+    assert (
+        out.strip()
+        == "reading module.yaml needs PyYAML (the `local` extra): pip install pyyaml, or pip install -e '.[local]' in the SDK's checkout"
+    )
+
+
+def test_statefun_run_without_pyyaml_is_one_line() -> None:
+    # A `statefun run` whose interpreter has no PyYAML: one line, exit 2, no traceback.
+    code = (
+        "import sys; sys.modules['yaml'] = None\n"
+        "from statefun.cli import main\n"
+        f"sys.exit(main(['run', {str(EXAMPLES / 'greeter' / 'module.yaml')!r}]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "statefun: error: reading module.yaml needs PyYAML (the `local` extra): pip install"
+        " pyyaml, or pip install -e '.[local]' in the SDK's checkout\n"
+    )

@@ -90,6 +90,8 @@ def timer(state: State, msg: Message[str]) -> Result:
             effects.append(Egress("test/out", STRING, f"{token}"))
         case ["loop"]:
             effects.append(SendAfter(timedelta(seconds=1), msg.target, STRING, "loop"))
+        case _:
+            raise ValueError(f"test/timer: unknown command {msg.value!r}")
     return Result(state, effects)
 
 

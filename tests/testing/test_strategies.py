@@ -19,7 +19,8 @@ from statefun.local._module import parse_runtime_typename
 @given(sst.typenames())
 def test_typenames_parse_as_the_runtime_parses_them(typename: str) -> None:
     namespace, name = parse_runtime_typename(typename)
-    assert Address(typename, "x").namespace == namespace
+    address = Address(typename, "x")
+    assert (address.namespace, address.name) == (namespace, name)
 
 
 @given(sst.addresses("example/person"))
@@ -94,5 +95,5 @@ def test_without_hypothesis_the_import_names_the_extra() -> None:
     ).stdout
     assert (
         out.strip()
-        == "statefun.testing.strategies needs Hypothesis: pip install 'statefun-sdk[testing]'"
+        == "statefun.testing.strategies needs Hypothesis (the `testing` extra): pip install hypothesis, or pip install -e '.[testing]' in the SDK's checkout"
     )

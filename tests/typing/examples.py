@@ -1,3 +1,4 @@
+# pyright: reportUnnecessaryTypeIgnoreComment=true
 """Usage examples whose types are checked, never run.
 
 ``test_mypy.py`` runs mypy over this file. Each ``reveal_type(x)  # assert "T"``
@@ -5,6 +6,10 @@ line must reveal exactly ``T`` (module prefixes dropped). Each line ending in
 ``# type: ignore[code]`` is misuse that mypy must reject: ``warn_unused_ignores``
 turns an ignore that is not needed into an error, so these lines prove the
 rejection, not merely allow it.
+
+pyright strict checks it too (``scripts/test``): the comment on the first line makes
+an ignore that pyright does not need an error as well, so pyright must reject each
+misuse and accept everything else. Its reveals are printed, not compared.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def greeting(name: str, seen: int) -> str:
 def kafka_records(
     result: FromFunction.InvocationResponse,
 ) -> list[tuple[str, str, KafkaProducerRecord]]:
-    out = []
+    out: list[tuple[str, str, KafkaProducerRecord]] = []
     for egress in result.outgoing_egresses:
         assert egress.argument.typename == KAFKA_TYPENAME
         assert egress.argument.has_value

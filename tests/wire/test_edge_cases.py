@@ -8,7 +8,7 @@ start) have no SDK-core behaviour to test here; framing is in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -58,7 +58,7 @@ class Recorder:
     def __init__(self, specs: Sequence[ValueSpec[Any]] = (COUNT,), accepts: Any = INT) -> None:
         self.seen: list[tuple[Message[Any], dict[str, object]]] = []
         self.effects: list[Effect] = []
-        self.step: Any = None
+        self.step: Callable[[State, Message[Any]], State] | None = None
         functions = Functions()
         specs_ = tuple(specs)
 

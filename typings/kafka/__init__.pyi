@@ -1,4 +1,4 @@
-# kafka-python 3.0: the producer and consumer calls tests/e2e/harness.py makes.
+# kafka-python 3.0: the producer and consumer calls tests/e2e/harness/ makes.
 from collections.abc import Sequence
 
 from kafka.admin import KafkaAdminClient as KafkaAdminClient

@@ -1,4 +1,4 @@
-# kafka-python 3.0: the admin calls tests/e2e/harness.py makes.
+# kafka-python 3.0: the admin calls tests/e2e/harness/ makes.
 from collections.abc import Sequence
 
 class NewTopic:
