@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -491,7 +491,7 @@ class _Collect(logging.Handler):
 
 
 @contextmanager
-def _logged() -> Iterator[list[logging.LogRecord]]:
+def _logged() -> Generator[list[logging.LogRecord], None, None]:
     """The records the ``statefun`` logger emits inside, kept from every other handler."""
     logger = logging.getLogger("statefun")
     collect = _Collect()

@@ -23,7 +23,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,8 +288,8 @@ class Report:
     """What a run saw: how many inputs of each outcome, and every failure."""
 
     inputs: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-    failures: list[tuple[int, str]] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter[str])
+    failures: list[tuple[int, str]] = field(default_factory=list[tuple[int, str]])
     seconds: float = 0.0
     http: bool = False
 
@@ -349,7 +349,7 @@ HTTP_LIMIT = 16 * 1024
 
 
 @asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
+async def serving(app: web.Application) -> AsyncGenerator[str, None]:
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

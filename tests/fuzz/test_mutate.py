@@ -65,7 +65,7 @@ def test_a_body_over_the_limit_is_413_and_the_server_keeps_serving() -> None:
     assert len(huge) > HTTP_LIMIT
 
     async def go() -> list[int]:
-        statuses = []
+        statuses: list[int] = []
         async with serving(make_app(fuzz_functions(), max_body_size=HTTP_LIMIT)) as url:
             async with ClientSession() as session:
                 for body in (small, huge, small, huge[:HTTP_LIMIT], small):

@@ -11,6 +11,7 @@ or partial, states without a value or stored under another typename.
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Iterator
 
 import pytest
@@ -64,7 +65,7 @@ CHARS = st.one_of(NASTY, st.characters(codec="utf-8"))
 TEXT = st.text(CHARS, max_size=8)
 TYPENAMES = st.one_of(
     st.sampled_from(KNOWN),
-    st.builds(lambda name, odd: name + odd, st.sampled_from(KNOWN), TEXT),
+    st.builds(operator.add, st.sampled_from(KNOWN), TEXT),
     TEXT,
 )
 IDS = st.one_of(st.sampled_from(["", "a", "Ana"]), TEXT, st.just("i" * 70_000))
