@@ -79,7 +79,8 @@ class DeadLetters:
 
     ``egress`` is the egress id from module.yaml; with ``topic`` it is a Kafka
     egress and each dead letter a record keyed by the target id, with ``stream``
-    a Kinesis egress, with neither a typed egress receiving :data:`DEAD_LETTER`.
+    a Kinesis egress (partition key the target id, or the function type for an
+    empty id), with neither a typed egress receiving :data:`DEAD_LETTER`.
 
     What qualifies is explicit: a message that cannot be decoded as its declared
     type, a message of a type the function does not accept, and an exception the
@@ -137,8 +138,13 @@ class DeadLetters:
         if self.topic is not None:
             return KafkaRecord(self.egress, topic=self.topic, key=letter.id, value=_encode(letter))
         if self.stream is not None:
+            # Kinesis refuses an empty partition key, and the runtime sends an empty
+            # id for a Kafka record with an empty key (protocol.md §6.15).
             return KinesisRecord(
-                self.egress, stream=self.stream, partition_key=letter.id, value=_encode(letter)
+                self.egress,
+                stream=self.stream,
+                partition_key=letter.id or letter.function,
+                value=_encode(letter),
             )
         return Egress(self.egress, DEAD_LETTER, letter)
 

@@ -260,7 +260,10 @@ _NO_LETTERS: tuple[DeadLetter, ...] = ()
 def _parse(body: bytes) -> ToFunction.InvocationBatchRequest:
     try:
         request = ToFunction.FromString(body)
-    except DecodeError as exc:
+    except (DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # upb says DecodeError for everything; the pure-Python protobuf raises
+        # UnicodeDecodeError for a string field that is not UTF-8, and (3.20)
+        # RecursionError for deeply nested groups.
         raise MalformedRequest(f"the body is not a ToFunction protobuf message ({exc})") from None
     if not request.HasField("invocation"):
         raise MalformedRequest("the ToFunction message holds no invocation batch")
