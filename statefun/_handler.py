@@ -191,7 +191,10 @@ class Handler:
 
     async def handle(self, body: bytes) -> bytes:
         """Answer one ``ToFunction`` request body with a ``FromFunction`` body."""
-        return (await self.answer(body)).body
+        # Not through answer(): one coroutine less per request, when there is no middleware.
+        if self._requests:
+            return (await self._through(body, self._timeout)).body
+        return (await self._answer(body, self._timeout)).body
 
     def handle_sync(self, body: bytes) -> bytes:
         """Like :meth:`handle`, without an event loop; usable inside a running loop too.

@@ -17,7 +17,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-import atheris
+import atheris  # pyright: ignore[reportMissingModuleSource]  # optional: a stub in typings/
 
 with atheris.instrument_imports(include=["statefun"]):
     from statefun import Handler
