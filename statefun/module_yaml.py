@@ -40,8 +40,10 @@ __all__ = (
     "ModuleOptions",
     "add_arguments",
     "command",
+    "dump_yaml",
     "module_documents",
     "module_yaml",
+    "options_from",
     "parse_ingress",
 )
 
@@ -490,13 +492,14 @@ _WORDS = {"y", "yes", "n", "no", "true", "false", "on", "off", "null"}
 def dump_yaml(documents: Iterable[Mapping[str, Yaml]]) -> str:
     """Block-style YAML, ``---`` between documents; strings quoted where YAML would misread them.
 
-    >>> print(dump_yaml([{"kind": "a/b", "spec": {"n": 1, "list": ["x", "1"]}}]), end="")
+    >>> print(dump_yaml([{"kind": "a/b", "spec": {"size": 1, "list": ["x", "1", "no"]}}]), end="")
     kind: a/b
     spec:
-      n: 1
+      size: 1
       list:
         - x
         - "1"
+        - "no"
     """
     return "---\n".join("\n".join(_mapping(document, 0)) + "\n" for document in documents)
 
