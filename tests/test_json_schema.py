@@ -272,3 +272,10 @@ def test_type_schema_is_the_same_schema_as_in_the_registry_document() -> None:
     document = registry_schema(MIXED, "t:f")
     alone = type_schema(MIXED, "t:f", "ns/Point")
     assert alone["$defs"]["Point"] == document["$defs"]["Point"]
+
+
+def test_the_readme_sample_is_what_the_command_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README folds short lists and objects onto one line; the values are the same."""
+    readme = (ROOT / "README.md").read_text()
+    sample = readme.split(f"`statefun schema {GREETER}` prints\n\n```json\n")[1].split("```")[0]
+    assert json.loads(sample) == schema_of([GREETER], capsys)

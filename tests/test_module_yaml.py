@@ -505,3 +505,12 @@ def test_the_core_does_not_import_the_generators() -> None:
                 names = [alias.name for alias in node.names]
             for name in names:
                 assert not name.endswith(("module_yaml", "json_schema")), f"{path} imports {name}"
+
+
+def test_the_readme_sample_is_what_the_command_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### module.yaml and JSON Schema from code\n")[1]
+    command, sample = section.split("```bash\n", 1)[1].split("```yaml\n", 1)
+    argv = command.split("```")[0].replace("\\\n", " ").split()
+    assert argv[:3] == ["statefun", "module", GREETER] and argv[-2] == ">"
+    assert generate(GREETER, *argv[3:-2], capsys=capsys) == sample.split("```")[0]
