@@ -32,20 +32,11 @@ import impl_ours  # noqa: E402
 from contract import WORKLOADS, load_payloads  # noqa: E402
 from worker import drive  # noqa: E402
 
-from statefun import (  # noqa: E402
-    INT,
-    STRING,
-    Address,
-    Handler,
-    KafkaRecord,
-    Message,
-    Result,
-    Send,
-    SendAfter,
-)
+from statefun import INT, STRING, Address, Handler, KafkaRecord, Result, Send, SendAfter  # noqa: E402
 from statefun._address import trusted_address  # noqa: E402
 from statefun._generated.request_reply_pb2 import ToFunction  # noqa: E402
 from statefun._interpreter import interpret  # noqa: E402
+from statefun._message import Message as trusted_message  # noqa: E402
 from statefun._state import Origin, from_runtime  # noqa: E402
 
 
@@ -108,7 +99,7 @@ def pieces(payloads: dict[str, bytes]) -> None:
             state = from_runtime(spec_map, origin)
             effects: list[Any] = []
             for v in values:
-                r = fn.fn(state, Message(address, v, None, arg_type.typename))
+                r = fn.fn(state, trusted_message(address, v, None, arg_type.typename))
                 state = r.state
                 effects.extend(r.effects)
             return (origin, state), effects
@@ -133,8 +124,8 @@ def pieces(payloads: dict[str, bytes]) -> None:
                 lambda: [arg_type.decode(i.argument.value) for i in invs],
             ),
             (
-                f"{len(invs)} x Message(...)",
-                lambda: [Message(address, v, None, "t") for v in values],
+                f"{len(invs)} x trusted_message",
+                lambda: [trusted_message(address, v, None, "t") for v in values],
             ),
             ("user function(s) incl. State.get/set, Result, effects", run_fn),
             (
@@ -193,7 +184,7 @@ def pieces(payloads: dict[str, bytes]) -> None:
     state.get(impl_ours.PROFILE)
     state.get(impl_ours.COUNTER)
     address = trusted_address("bench.fns", "batch", "acct-7")
-    msg = Message(address, 8, None, INT.typename)
+    msg = trusted_message(address, 8, None, INT.typename)
     profile = state.get(impl_ours.PROFILE)
     assert profile is not None
     callers: dict[tuple[str, str, str], Address] = {}
@@ -222,7 +213,7 @@ def pieces(payloads: dict[str, bytes]) -> None:
             loop_overhead,
         ),
         ("handler: INT.decode(argument.value) via Type", lambda: INT.decode(inv.argument.value)),
-        ("handler: Message(...)", lambda: Message(address, 8, None, INT.typename)),
+        ("handler: trusted_message", lambda: trusted_message(address, 8, None, INT.typename)),
         (
             "user: state.get x2 (cached)",
             lambda: (state.get(impl_ours.PROFILE), state.get(impl_ours.COUNTER)),

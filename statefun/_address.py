@@ -12,6 +12,9 @@ from ._typename import split_strict
 
 __all__ = ("Address",)
 
+# Not a valid namespace, and compared by identity: only the default is this object.
+_DERIVE = "<derived from typename>"
+
 
 class Address(msgspec.Struct, frozen=True, gc=False):
     """A function instance: its function type and an id within that type.
@@ -30,16 +33,17 @@ class Address(msgspec.Struct, frozen=True, gc=False):
     typename: str
     id: str
     # The two halves of the typename, kept because every message sent needs them.
-    # Given by the SDK only (trusted_address): a user passes the typename alone.
-    namespace: str = ""
-    name: str = ""
+    # Given by the SDK only (trusted_address, for the runtime's addresses, whose
+    # parts may even be empty); a user passes the typename alone, and it is parsed.
+    namespace: str = _DERIVE
+    name: str = _DERIVE
 
     if TYPE_CHECKING:  # the constructor users call: the halves are the SDK's business
 
         def __init__(self, typename: str, id: str) -> None: ...
 
     def __post_init__(self) -> None:
-        if not self.namespace:
+        if self.namespace is _DERIVE:
             namespace, name = split_strict(self.typename, "Address typename")
             force_setattr(self, "namespace", namespace)
             force_setattr(self, "name", name)

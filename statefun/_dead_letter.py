@@ -28,8 +28,13 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
 
     The JSON a dead-letter egress receives; ``value`` is base64 there.
 
-    >>> DeadLetter(function="shop/cart", id="u1", typename="shop/Add", value=b"{}",
-    ...            error_type="statefun.SerdeError", error="...", time=NOW).caller_id is None
+    >>> from datetime import timezone
+    >>> letter = DeadLetter(function="shop/cart", id="u1", typename="shop/Add", value=b"{}",
+    ...                     error_type="statefun.SerdeError", error="...",
+    ...                     time=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    >>> letter.target
+    Address(typename='shop/cart', id='u1')
+    >>> letter.caller_id is None  # it came from an ingress
     True
     """
 
@@ -74,7 +79,8 @@ class DeadLetters:
 
     ``egress`` is the egress id from module.yaml; with ``topic`` it is a Kafka
     egress and each dead letter a record keyed by the target id, with ``stream``
-    a Kinesis egress, with neither a typed egress receiving :data:`DEAD_LETTER`.
+    a Kinesis egress (partition key the target id, or the function type for an
+    empty id), with neither a typed egress receiving :data:`DEAD_LETTER`.
 
     What qualifies is explicit: a message that cannot be decoded as its declared
     type, a message of a type the function does not accept, and an exception the
@@ -132,8 +138,13 @@ class DeadLetters:
         if self.topic is not None:
             return KafkaRecord(self.egress, topic=self.topic, key=letter.id, value=_encode(letter))
         if self.stream is not None:
+            # Kinesis refuses an empty partition key, and the runtime sends an empty
+            # id for a Kafka record with an empty key (protocol.md §6.15).
             return KinesisRecord(
-                self.egress, stream=self.stream, partition_key=letter.id, value=_encode(letter)
+                self.egress,
+                stream=self.stream,
+                partition_key=letter.id or letter.function,
+                value=_encode(letter),
             )
         return Egress(self.egress, DEAD_LETTER, letter)
 

@@ -93,8 +93,10 @@ class Effect(msgspec.Struct, frozen=True, gc=False):
 class Send(Effect, Generic[T_co], frozen=True, gc=False):
     """Send ``value`` (of ``type``) to the function at ``target``.
 
-    >>> Send(Address("example/greeter", "Ana"), GREET, GreetRequest("Ana", 1)).target.id
-    'Ana'
+    >>> Send(Address("example/greeter", "Ana"), GREET, GreetRequest("Ana", 1))
+    Send(target=Address(typename='example/greeter', id='Ana'),
+         type=Type('example/GreetRequest', JsonSerde(GreetRequest)),
+         value=GreetRequest(name='Ana', visits=1))
     """
 
     target: Address
@@ -130,8 +132,10 @@ class SendAfter(_Later[T_co], frozen=True, gc=False, kw_only=True):
     a duplicate.
 
     >>> SendAfter(timedelta(seconds=5), Address("example/timer", "t1"), STRING, "ping",
-    ...           cancellation_token="ping-t1").delay_ms
-    5000
+    ...           cancellation_token="ping-t1")
+    SendAfter(delay=datetime.timedelta(seconds=5), target=Address(typename='example/timer', id='t1'),
+              type=Type('io.statefun.types/string', StringSerde()), value='ping',
+              cancellation_token='ping-t1')
     """
 
     cancellation_token: str | None = None
@@ -192,8 +196,9 @@ class Egress(_ToEgress, Generic[T_co], frozen=True, gc=False):
     For the generic Kafka and Kinesis egresses use :class:`KafkaRecord` and
     :class:`KinesisRecord`: those egresses accept nothing else.
 
-    >>> Egress("example/audit", GREET, GreetRequest("Ana", 1)).name
-    'audit'
+    >>> Egress("example/audit", GREET, GreetRequest("Ana", 1))
+    Egress(egress='example/audit', type=Type('example/GreetRequest', JsonSerde(GreetRequest)),
+           value=GreetRequest(name='Ana', visits=1))
     """
 
     type: Type[T_co]
@@ -216,8 +221,8 @@ class KafkaRecord(_ToEgress, frozen=True, gc=False, kw_only=True):
     ``value`` may be given as ``str`` (written as UTF-8) or ``bytes``; it is kept
     as bytes. A ``key`` of ``None`` produces a record without a key.
 
-    >>> KafkaRecord("example/greets", topic="greetings", key="Ana", value="Hello Ana!").value
-    b'Hello Ana!'
+    >>> KafkaRecord("example/greets", topic="greetings", key="Ana", value="Hello Ana!")
+    KafkaRecord(egress='example/greets', topic='greetings', value=b'Hello Ana!', key='Ana')
     """
 
     topic: str
@@ -242,8 +247,9 @@ class KafkaRecord(_ToEgress, frozen=True, gc=False, kw_only=True):
 class KinesisRecord(_ToEgress, frozen=True, gc=False, kw_only=True):
     """A record for a Kinesis egress (``io.statefun.kinesis.v1/egress``) to put.
 
-    >>> KinesisRecord("example/out", stream="greetings", partition_key="Ana", value=b"hi").stream
-    'greetings'
+    >>> KinesisRecord("example/out", stream="greetings", partition_key="Ana", value=b"hi")
+    KinesisRecord(egress='example/out', stream='greetings', partition_key='Ana', value=b'hi',
+                  explicit_hash_key=None)
     """
 
     stream: str
@@ -278,8 +284,15 @@ class KinesisRecord(_ToEgress, frozen=True, gc=False, kw_only=True):
 class Result(msgspec.Struct, frozen=True, gc=False):
     """What a function returns: its new state and the effects to carry out, in order.
 
-    >>> Result(State.of(VISITS).set(VISITS, 1)).effects
-    ()
+    >>> state = State.of(VISITS)
+    >>> greet = GreetRequest("Ana", 1)
+    >>> Result(state.set(VISITS, 1), [Send(Address("example/greeter", "Ana"), GREET, greet)])
+    Result(state=State(visits=1),
+           effects=(Send(target=Address(typename='example/greeter', id='Ana'),
+                         type=Type('example/GreetRequest', JsonSerde(GreetRequest)),
+                         value=GreetRequest(name='Ana', visits=1)),))
+    >>> Result(state)  # no effects
+    Result(state=State(visits=None), effects=())
     """
 
     state: State

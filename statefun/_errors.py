@@ -189,7 +189,15 @@ class Permanent(StatefunError):
     Under a :class:`statefun.DeadLetters` policy the message is set aside and the
     batch carries on; under the default policy it fails the batch like any error.
 
-    >>> raise Permanent(f"unknown sku {sku!r}")  # doctest: +SKIP
+    The cart example raises ``Permanent(f"quantity must be positive, got {quantity}")``
+    and binds its function with ``on_error=DeadLetters("shop/dead-letters", ...)``:
+
+    >>> from examples.cart.functions import ADD, Add, functions
+    >>> runtime = LocalRuntime(functions)
+    >>> runtime.send(Address("shop/cart", "u1"), ADD, Add("pen", quantity=0))
+    >>> runtime.run_until_idle()
+    >>> [letter.error for letter in runtime.egress("shop/dead-letters", DEAD_LETTER)]
+    ['quantity must be positive, got 0']
     """
 
 

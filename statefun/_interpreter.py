@@ -21,6 +21,7 @@ from ._generated.request_reply_pb2 import Address as PbAddress
 from ._generated.request_reply_pb2 import FromFunction, TypedValue
 from ._spec import ValueSpec
 from ._state import ABSENT, Origin, State, check_declared, declared, origin_of, written
+from ._typename import split_strict
 
 __all__ = ("Emitted", "incomplete", "interpret", "interpret_counted")
 
@@ -93,59 +94,82 @@ def interpret_counted(
 
 def _effects(result: FromFunction.InvocationResponse, effects: Iterable[Effect]) -> None:
     pending_tokens: set[str] = set()
-    # A class pattern gives pyright Send[Unknown], which strict rejects on every use, and mypy
-    # Send[Any], to which a cast is redundant; both accept a cast to Send[object]. Any T will
-    # do: an effect's Type encodes the effect's own value.
+    # Dispatch on the exact class (a subclass is looked up once, by its base): isinstance()
+    # against the generic effect classes costs several times `type(x) is C`, per effect.
+    # The casts: pyright sees Send[Unknown], mypy Send[Any]; any T will do, since an
+    # effect's Type encodes the effect's own value.
+    kinds = _KINDS
     for effect in effects:
+        kind = kinds.get(type(effect)) or _kind_of(effect)
         try:
-            match effect:
-                case Send():
-                    send = cast("Send[object]", effect)
-                    out = result.outgoing_messages.add()
-                    _address(out.target, send.target)
-                    _typed(out.argument, send.type.typename, send.type.encode(send.value))
-                case SendAfter():
-                    later = cast("SendAfter[object]", effect)
-                    token = later.cancellation_token
-                    delayed = result.delayed_invocations.add()
-                    if token is not None:
-                        if token in pending_tokens:
-                            raise DefinitionError(
-                                f"two delayed messages use cancellation token {token!r} in one"
-                                " response; the runtime would fail the job on the second"
-                            )
-                        pending_tokens.add(token)
-                        delayed.cancellation_token = token
-                    delayed.delay_in_ms = later.delay_ms
-                    _address(delayed.target, later.target)
-                    _typed(delayed.argument, later.type.typename, later.type.encode(later.value))
-                case CancelDelayed():
-                    pending_tokens.discard(effect.token)
-                    cancel = result.delayed_invocations.add()
-                    cancel.is_cancellation_request = True
-                    cancel.cancellation_token = effect.token
-                case Egress():
-                    egress = cast("Egress[object]", effect)
-                    _egress(result, egress, egress.type.typename, egress.type.encode(egress.value))
-                case KafkaRecord():
-                    kafka = KafkaProducerRecord(topic=effect.topic, value_bytes=effect.value)
-                    if effect.key is not None:
-                        kafka.key = effect.key
-                    _egress(result, effect, KAFKA_TYPENAME, kafka.SerializeToString())
-                case KinesisRecord():
-                    kinesis = KinesisEgressRecord(
-                        stream=effect.stream,
-                        partition_key=effect.partition_key,
-                        value_bytes=effect.value,
-                    )
-                    if effect.explicit_hash_key is not None:
-                        kinesis.explicit_hash_key = effect.explicit_hash_key
-                    _egress(result, effect, KINESIS_TYPENAME, kinesis.SerializeToString())
-                case _:
-                    raise DefinitionError(f"{effect!r} is not one of the six effects")
+            if kind is Send:
+                send = cast("Send[object]", effect)
+                out = result.outgoing_messages.add()
+                _address(out.target, send.target)
+                _typed(out.argument, send.type.typename, send.type.encode(send.value))
+            elif kind is KafkaRecord:
+                record = cast(KafkaRecord, effect)
+                kafka = KafkaProducerRecord(topic=record.topic, value_bytes=record.value)
+                if record.key is not None:
+                    kafka.key = record.key
+                _egress(result, record.egress, KAFKA_TYPENAME, kafka.SerializeToString())
+            elif kind is SendAfter:
+                later = cast("SendAfter[object]", effect)
+                token = later.cancellation_token
+                delayed = result.delayed_invocations.add()
+                if token is not None:
+                    if token in pending_tokens:
+                        raise DefinitionError(
+                            f"two delayed messages use cancellation token {token!r} in one"
+                            " response; the runtime would fail the job on the second"
+                        )
+                    pending_tokens.add(token)
+                    delayed.cancellation_token = token
+                delayed.delay_in_ms = later.delay_ms
+                _address(delayed.target, later.target)
+                _typed(delayed.argument, later.type.typename, later.type.encode(later.value))
+            elif kind is CancelDelayed:
+                token = cast(CancelDelayed, effect).token
+                pending_tokens.discard(token)
+                cancel = result.delayed_invocations.add()
+                cancel.is_cancellation_request = True
+                cancel.cancellation_token = token
+            elif kind is Egress:
+                egress = cast("Egress[object]", effect)
+                data = egress.type.encode(egress.value)
+                _egress(result, egress.egress, egress.type.typename, data)
+            else:  # KinesisRecord: _kind_of raised for anything else
+                put = cast(KinesisRecord, effect)
+                kinesis = KinesisEgressRecord(
+                    stream=put.stream,
+                    partition_key=put.partition_key,
+                    value_bytes=put.value,
+                )
+                if put.explicit_hash_key is not None:
+                    kinesis.explicit_hash_key = put.explicit_hash_key
+                _egress(result, put.egress, KINESIS_TYPENAME, kinesis.SerializeToString())
         except SerdeError as exc:
-            # The class patterns above leave pyright a partly unknown type here.
-            raise exc.at(_describe(effect)) from exc.__cause__  # pyright: ignore[reportUnknownArgumentType]
+            raise exc.at(_describe(effect)) from exc.__cause__
+
+
+_SIX: tuple[type[Effect], ...] = (
+    Send,
+    SendAfter,
+    CancelDelayed,
+    Egress,
+    KafkaRecord,
+    KinesisRecord,
+)
+_KINDS: dict[type, type[Effect]] = {kind: kind for kind in _SIX}
+
+
+def _kind_of(effect: object) -> type[Effect]:
+    """Which of the six ``effect`` is, for a subclass of one; raises for anything else."""
+    for kind in _SIX:
+        if isinstance(effect, kind):
+            _KINDS[type(effect)] = kind
+            return kind
+    raise DefinitionError(f"{effect!r} is not one of the six effects")
 
 
 def _describe(effect: Effect) -> str:
@@ -170,15 +194,11 @@ def _typed(out: TypedValue, typename: str, data: bytes) -> None:
     out.value = data
 
 
-def _egress(
-    result: FromFunction.InvocationResponse,
-    effect: Egress[object] | KafkaRecord | KinesisRecord,
-    typename: str,
-    data: bytes,
-) -> None:
+def _egress(result: FromFunction.InvocationResponse, to: str, typename: str, data: bytes) -> None:
+    namespace, name = split_strict(to)  # checked when the effect was built: a cache hit
     egress = result.outgoing_egresses.add()
-    egress.egress_namespace = effect.namespace
-    egress.egress_type = effect.name
+    egress.egress_namespace = namespace
+    egress.egress_type = name
     _typed(egress.argument, typename, data)
 
 

@@ -16,8 +16,9 @@ T_co = TypeVar("T_co", covariant=True)
 class Message(msgspec.Struct, Generic[T_co], frozen=True, gc=False):
     """A message delivered to a function, its value already decoded.
 
-    >>> Message(Address("example/person", "Ana"), GreetRequest("Ana")).value
-    GreetRequest(name='Ana', visits=0)
+    >>> Message(Address("example/person", "Ana"), GreetRequest("Ana"))
+    Message(target=Address(typename='example/person', id='Ana'),
+            value=GreetRequest(name='Ana', visits=0), caller=None, typename=None)
 
     Parameters
     ----------

@@ -41,8 +41,10 @@ class Binder(Protocol[M]):
 class Function:
     """A registered function: its type, the function itself, what it accepts, what state it keeps.
 
-    >>> functions.get("example/person")
-    Function(typename='example/person', accepts=(Type('example/GreetRequest', JsonSerde(GreetRequest)),), specs=(ValueSpec('visits', 'io.statefun.types/int'),))
+    >>> functions.get("example/person")  # the greeter's functions
+    Function(typename='example/person',
+             accepts=(Type('example/GreetRequest', JsonSerde(GreetRequest)),),
+             specs=(ValueSpec('visits', 'io.statefun.types/int'),), on_error=None)
     """
 
     typename: str

@@ -84,6 +84,7 @@ class State(msgspec.Struct, frozen=True, gc=False, eq=False, repr_omit_defaults=
     def of(cls, *specs: ValueSpec[Any]) -> State:
         """Return a State that declares ``specs``, none of them set.
 
+        >>> NAME = ValueSpec("name", STRING)
         >>> State.of(VISITS, NAME).set(NAME, "Ana")
         State(visits=None, name='Ana')
         """

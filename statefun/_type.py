@@ -89,6 +89,11 @@ class Type(Generic[T]):
     the built-in primitives (``INT``, ``STRING``, ...). ``A | B`` is a
     :class:`TypeUnion`, for a function that accepts both.
 
+    >>> class Utf8:  # a Serde
+    ...     def encode(self, value: str, /) -> bytes:
+    ...         return value.encode()
+    ...     def decode(self, data: bytes, /) -> str:
+    ...         return data.decode()
     >>> NAME = Type("example/Name", Utf8())
     >>> NAME.encode("Ana")
     b'Ana'

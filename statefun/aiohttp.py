@@ -1,16 +1,21 @@
 """Serve functions over HTTP with aiohttp: the shell around :class:`statefun.Handler`.
 
 >>> app = make_app(functions)                      # a ready aiohttp Application
->>> web.run_app(app, host="127.0.0.1", port=8000)
+
+then serve it (this blocks until the process is stopped)::
+
+    web.run_app(app, host="127.0.0.1", port=8000)
 
 or mount the handler into an application of your own::
 
     app.router.add_post("/statefun", make_handler(functions))
 
 Answers: ``200`` with exactly ``Content-Type: application/octet-stream``; ``400``
-with a one-line reason for a body that is not a ``ToFunction``; ``404`` naming
+with a one-line reason for a body that is not a ``ToFunction`` or cannot be
+read (a ``Content-Encoding`` it does not decode under); ``404`` naming
 an unknown function type; ``413`` for a body over ``max_body_size``; ``500`` when
-a function raises (logged once, with the traceback, on the ``statefun`` logger).
+a function raises, its results cannot be sent, or the runtime holds a state under
+another type (logged once, with the traceback, on the ``statefun`` logger).
 """
 
 from __future__ import annotations
@@ -22,7 +27,13 @@ from datetime import timedelta
 from aiohttp import web
 
 from ._dead_letter import DeadLetter
-from ._errors import DefinitionError, InvalidResult, InvocationFailed, RequestError
+from ._errors import (
+    DefinitionError,
+    InvalidResult,
+    InvocationFailed,
+    RequestError,
+    StateTypeMismatch,
+)
 from ._handler import DEFAULT_INVOCATION_TIMEOUT, Handler
 from ._middleware import InvocationMiddleware, RequestMiddleware
 from ._registry import Functions
@@ -53,12 +64,21 @@ def make_handler(
     handler = Handler(functions, invocation_timeout=invocation_timeout, middleware=middleware)
 
     async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.RequestPayloadError as exc:
+            # A Content-Encoding the body does not decode under (the runtime never
+            # compresses a request): aiohttp's message spans lines. aiohttp drops
+            # the connection after this answer, so the client is told to.
+            reason = one_line(" ".join(f"the request body cannot be read: {exc}".split()))
+            unreadable = web.Response(status=400, text=f"{reason}\n")
+            unreadable.force_close()
+            return unreadable
         try:
             answer = await handler.answer(body)
         except RequestError as exc:
             return web.Response(status=exc.status, text=f"{one_line(str(exc))}\n")
-        except (InvocationFailed, InvalidResult) as exc:
+        except (InvocationFailed, InvalidResult, StateTypeMismatch) as exc:
             reason = one_line(str(exc))
             logger.error("%s", reason, exc_info=exc.__cause__ or exc)
             return web.Response(status=500, text=f"{reason}\n")

@@ -3,6 +3,8 @@
 ``statefun serve MODULE:ATTR`` serves a :class:`statefun.Functions` registry
 over HTTP, the way ``uvicorn module:app`` serves an ASGI app.
 ``statefun run MODULE_YAML`` runs functions on the local runtime.
+``statefun module MODULE:ATTR --url URL`` prints the module.yaml that routes to a
+registry, ``statefun schema MODULE:ATTR`` the JSON Schema of its JSON types.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import json_schema, module_yaml
 from ._handler import DEFAULT_INVOCATION_TIMEOUT
 from .loader import CliError, load_functions
 from .serve import DEFAULT_GRACE_PERIOD, DEFAULT_KEEPALIVE_TIMEOUT, ServeOptions, TlsOptions, serve
@@ -172,6 +175,17 @@ def _parser() -> argparse.ArgumentParser:
     else:
         add_arguments(run)
     run.set_defaults(handler=_run_command)
+
+    module = commands.add_parser(
+        "module", help="print module.yaml for a registry: endpoints, Kafka ingress and egress"
+    )
+    module_yaml.add_arguments(module)
+    module.set_defaults(handler=module_yaml.command)
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of a registry's JSON message and state types"
+    )
+    json_schema.add_arguments(schema)
+    schema.set_defaults(handler=json_schema.command)
     return parser
 
 

@@ -5,8 +5,9 @@ shutdown grace); :func:`serve` runs it and returns the exit status. The command
 line (:mod:`statefun.cli`) only parses into these; its ``main`` reports the
 :class:`statefun.loader.CliError` raised here for a bad option as one line.
 
->>> serve(functions, ServeOptions(port=8000, grace_period=25))  # doctest: +SKIP
-0
+::
+
+    status = serve(functions, ServeOptions(port=8000, grace_period=25))  # until SIGTERM; 0
 
 Shutdown, on SIGTERM or SIGINT: the listening socket is closed, so new
 connections are refused; idle keep-alive connections are closed; requests in

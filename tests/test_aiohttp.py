@@ -113,6 +113,36 @@ class TestAnswers:
         status, _, answer = run(fresh_greeter(), b"")
         assert (status, answer) == (400, b"the ToFunction message holds no invocation batch\n")
 
+    @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+    def test_a_body_that_does_not_decompress_is_400(
+        self, caplog: pytest.LogCaptureFixture, encoding: str
+    ) -> None:
+        # Found by tests/fuzz: aiohttp raised out of request.read() and answered
+        # its own 500, logging "Error handling request", then dropped the
+        # connection the client would reuse. (aiohttp still logs "Unhandled
+        # exception" when it drains the rest of the body; the runtime never
+        # compresses a request.)
+        async def go() -> tuple[int, str | None, bytes, int]:
+            async with serving(fresh_greeter()) as (base, session):
+                headers = {"Content-Type": "application/octet-stream"}
+                headers["Content-Encoding"] = encoding
+                async with session.post(base + "/statefun", data=b"garbage", headers=headers) as r:
+                    status, connection, answer = (
+                        r.status,
+                        r.headers.get("Connection"),
+                        await r.read(),
+                    )
+                after, _, _ = await post(session, base + "/statefun", request(ANA, GREET_ANA))
+                return status, connection, answer, after
+
+        with caplog.at_level(logging.WARNING):
+            status, connection, answer, after = asyncio.run(go())
+        assert (status, connection, after) == (400, "close", 200)
+        assert answer.startswith(b"the request body cannot be read: ")
+        assert answer.count(b"\n") == 1 and answer.endswith(b"\n")
+        assert [r.getMessage() for r in caplog.records if r.name != "aiohttp.server"] == []
+        assert "Error handling request" not in [r.getMessage() for r in caplog.records]
+
     def test_unknown_function_is_404_naming_it(self) -> None:
         body = request(Address("example/nobody", "x"), GREET_ANA)
         status, _, answer = run(fresh_greeter(), body)
@@ -261,6 +291,23 @@ class TestResultErrors:
         [record] = [r for r in caplog.records if r.name == "statefun"]
         assert record.exc_info is not None
         assert type(record.exc_info[1]).__name__ == "SerdeError"
+
+
+class TestStateStoredUnderAnotherType:
+    def test_is_500_logged_once_as_itself(self, caplog: pytest.LogCaptureFixture) -> None:
+        # Found by tests/fuzz: it reached the last resort for SDK bugs ("failed to
+        # answer a request"); it is the deployment's mistake, answered on purpose.
+        stored = TypedValue(typename="io.statefun.types/long\nX", has_value=True, value=b"")
+        body = request(Address("test/fails", "id-7"), call(typed(INT, 1)), state={"count": stored})
+        with caplog.at_level(logging.ERROR, logger="statefun"):
+            status, _, answer = run(make_app(failing_functions()), body)
+        expected = (
+            "state `count` is stored as `io.statefun.types/long\\nX` but its ValueSpec says"
+            " `io.statefun.types/int`; a registered state cannot change type, use a new state name"
+        )
+        assert (status, answer.decode()) == (500, expected + "\n")
+        [record] = [r for r in caplog.records if r.name == "statefun"]
+        assert record.getMessage() == expected
 
 
 class TestTextFromTheRequestStaysOnOneLine:

@@ -33,6 +33,7 @@ from statefun import (
     json_type,
 )
 from statefun._generated.kafka_egress_pb2 import KafkaProducerRecord
+from statefun._generated.kinesis_egress_pb2 import KinesisEgressRecord
 from statefun._generated.request_reply_pb2 import TypedValue
 
 from .wire.builders import answer, call, request, typed
@@ -225,6 +226,24 @@ class TestWhereTheyGo:
             partition_key="u1",
             value=DEAD_LETTER.encode(self.LETTER),
         )
+
+    def test_a_kinesis_stream_for_an_empty_id_is_keyed_by_the_function(self) -> None:
+        # Found by tests/fuzz: the runtime sends id "" for a Kafka record with an
+        # empty key, and the empty partition key failed the whole request.
+        policy = DeadLetters("shop/dead-letters", stream="dead-letters")
+        letter = msgspec.structs.replace(self.LETTER, id="")
+        assert policy.effect(letter) == KinesisRecord(
+            "shop/dead-letters",
+            stream="dead-letters",
+            partition_key="shop/cart",
+            value=DEAD_LETTER.encode(letter),
+        )
+        bad = TypedValue(typename="shop/Add", has_value=True, value=b"{")
+        body = request(Address("shop/cart", ""), call(bad), state={"items": None})
+        [egress] = answer(cart_handler(policy).handle_sync(body)).outgoing_egresses
+        record = KinesisEgressRecord.FromString(egress.argument.value)
+        assert (record.stream, record.partition_key) == ("dead-letters", "shop/cart")
+        assert DEAD_LETTER.decode(record.value_bytes).id == ""
 
     def test_a_typed_egress(self) -> None:
         policy = DeadLetters("shop/dead-letters")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -31,7 +34,7 @@ from statefun import (
     json_type,
 )
 from statefun._generated.request_reply_pb2 import ToFunction, TypedValue
-from statefun._handler import YIELD_EVERY
+from statefun._handler import _CLOCK_CHECK_EVERY, YIELD_EVERY
 
 from .wire.builders import answer, call, request, typed
 
@@ -77,6 +80,30 @@ class TestMalformedRequests:
         with pytest.raises(MalformedRequest) as info:
             handler_for(echo).handle_sync(message.SerializeToString())
         assert str(info.value) == "the invocation batch has no target address"
+
+    def test_any_protobuf_implementation_says_malformed(self) -> None:
+        # Found by tests/fuzz: the pure-Python protobuf (chosen where no upb wheel
+        # exists, or by this variable) raises UnicodeDecodeError for a string that
+        # is not UTF-8 and, in 3.20, RecursionError for deeply nested groups. The
+        # implementation is fixed at import, hence a process of its own.
+        script = (
+            "from google.protobuf.internal import api_implementation as a\n"
+            "from statefun import Functions, Handler, MalformedRequest\n"
+            "assert a.Type() == 'python', a.Type()\n"
+            "bad_id = bytes.fromhex('a206050a031a01ff')\n"  # target.id = b'\\xff'
+            "deep = bytes.fromhex('9b03') * 5000\n"  # start-group of field 51, nested
+            "for body in (bad_id, deep):\n"
+            "    try:\n"
+            "        Handler(Functions()).handle_sync(body)\n"
+            "    except MalformedRequest as exc:\n"
+            "        print(str(exc)[:45])\n"
+        )
+        env = {**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+        )
+        assert (done.returncode, done.stderr) == (0, "")
+        assert done.stdout == "the body is not a ToFunction protobuf message\n" * 2
 
     def test_unknown_function(self) -> None:
         body = request(Address("test.fns/other", "x"), call(typed(INT, 1)))
@@ -253,7 +280,9 @@ class TestLongBatchesYield:
         assert len(at_turns) >= size // YIELD_EVERY
 
     def test_a_short_batch_gives_no_turn(self) -> None:
-        body = request(SELF, *(call(typed(INT, i)) for i in range(YIELD_EVERY // 2)))
+        # The clock is only looked at every _CLOCK_CHECK_EVERY messages: a batch that
+        # short never gives a turn, however slow the machine.
+        body = request(SELF, *(call(typed(INT, i)) for i in range(_CLOCK_CHECK_EVERY)))
         coroutine = handler_for(echo).handle(body)
         with pytest.raises(StopIteration):
             coroutine.send(None)

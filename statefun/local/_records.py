@@ -43,8 +43,13 @@ def _check_typename(what: str, have: str, type_: Type[T]) -> None:
 class EgressRecord:
     """A value a function sent to an egress, exactly as the runtime received it.
 
+    >>> record = EgressRecord("example/audit", GREET.typename, b'{"name": "Ana", "visits": 1}')
     >>> record.decode(GREET)        # the value, if it is of that type
     GreetRequest(name='Ana', visits=1)
+    >>> record.decode(STRING)
+    Traceback (most recent call last):
+    ...
+    statefun.DefinitionError: egress record for `example/audit` holds `example/GreetRequest`, not `io.statefun.types/string`
     """
 
     egress: str
@@ -52,7 +57,7 @@ class EgressRecord:
     value: bytes
 
     def decode(self, type_: Type[T]) -> T:
-        """Decode the value as ``type_``; TypeError if the typename is another."""
+        """Decode the value as ``type_``; DefinitionError if the typename is another."""
         _check_typename(f"egress record for `{self.egress}`", self.typename, type_)
         return type_.decode(self.value)
 
@@ -73,7 +78,7 @@ class RawMessage:
     caller: Address | None = None
 
     def decode(self, type_: Type[T]) -> T:
-        """Decode the message as ``type_``; TypeError if the typename is another."""
+        """Decode the message as ``type_``; DefinitionError if the typename is another."""
         _check_typename("message", self.typename, type_)
         return type_.decode(self.value)
 
@@ -94,7 +99,7 @@ class PendingTimer:
     cancellation_token: str | None = None
 
     def decode(self, type_: Type[T]) -> T:
-        """Decode the message as ``type_``; TypeError if the typename is another."""
+        """Decode the message as ``type_``; DefinitionError if the typename is another."""
         _check_typename(f"timer for {self.target}", self.typename, type_)
         return type_.decode(self.value)
 

@@ -136,7 +136,11 @@ class _Base:
     def ingest(self, topic: str, key: str | None, value: bytes | str) -> None:
         """Feed a Kafka record, routed as module.yaml's ingress says (key = target id).
 
+        >>> runtime = LocalRuntime(functions, module="examples/greeter/module.yaml")
         >>> runtime.ingest("names", "Ana", b'{"name": "Ana"}')
+        >>> runtime.run_until_idle()
+        >>> runtime.state(Address("example/person", "Ana"), VISITS)
+        1
         """
         data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
         self._engine.ingest(topic, key, data)
@@ -151,7 +155,13 @@ class _Base:
     def state(self, address: Address, spec: ValueSpec[T]) -> T | None:
         """The value of ``spec`` at ``address``, or None (never written, deleted or expired).
 
-        >>> runtime.state(Address("example/person", "Ana"), VISITS)
+        >>> ana = Address("example/person", "Ana")
+        >>> runtime.state(ana, VISITS) is None
+        True
+        >>> runtime.send(ana, GREET, GreetRequest("Ana"))
+        >>> runtime.send(ana, GREET, GreetRequest("Ana"))
+        >>> runtime.run_until_idle()
+        >>> runtime.state(ana, VISITS)
         2
         """
         found = self._engine.state_bytes(address, spec.name)
@@ -180,6 +190,11 @@ class _Base:
         With a ``type_``, their values decoded as that type; for Kafka and
         Kinesis records, the values inside the records.
 
+        >>> from examples.timeouts.functions import COMMAND, REMINDER, Command, functions
+        >>> runtime = LocalRuntime(functions)
+        >>> job = Address("example/timeouts", "job-1")
+        >>> runtime.send(job, COMMAND, Command("start", "b", delay_ms=1500, text="fires after 1.5 s"))
+        >>> runtime.advance(timedelta(seconds=2))
         >>> runtime.egress("example/timeouts-out", REMINDER)
         [Reminder(token='b', text='fires after 1.5 s', delay_ms=1500)]
         """
@@ -204,8 +219,13 @@ class _Base:
         position, add the length of each answer to it. ``statefun run`` prints
         every record once this way.
 
+        >>> printed = 0
+        >>> runtime.send(Address("example/person", "Ana"), GREET, GreetRequest("Ana"))
+        >>> runtime.run_until_idle()
         >>> new = runtime.egress_since(printed)
         >>> printed += len(new)
+        >>> printed, runtime.egress_since(printed)
+        (1, [])
         """
         if position < 0:
             raise DefinitionError(f"egress_since: position={position!r} must not be negative")
@@ -214,6 +234,8 @@ class _Base:
     def kafka_records(self, egress_id: str | None = None) -> list[KafkaRecord]:
         """The Kafka egress records (of ``egress_id``, or all), as :class:`statefun.KafkaRecord`.
 
+        >>> runtime.send(Address("example/person", "Ana"), GREET, GreetRequest("Ana"))
+        >>> runtime.run_until_idle()
         >>> runtime.kafka_records("example/greets")
         [KafkaRecord(egress='example/greets', topic='greetings', value=b'Hello Ana!...', key='Ana')]
         """
@@ -352,6 +374,8 @@ class LocalRuntime(_Base):
         """Move the virtual clock forward by ``delta``, delivering timers as they fall due.
 
         >>> runtime.advance(timedelta(seconds=5))
+        >>> runtime.now
+        datetime.timedelta(seconds=5)
         """
         self._run(self._advance(delta))
 
@@ -365,6 +389,7 @@ class LocalRuntime(_Base):
         is how :func:`statefun.testing.properties.assert_batch_equivalent`
         compares N requests of one message with one request of N.
 
+        >>> ANA = Address("example/person", "Ana")
         >>> runtime.request(ANA, [RawMessage(GREET.typename, GREET.encode(GreetRequest("Ana")))])
         >>> runtime.state(ANA, VISITS)
         1
@@ -430,9 +455,14 @@ class LocalRuntime(_Base):
 class AsyncLocalRuntime(_Base):
     """:class:`LocalRuntime` for async code: the same API, with ``await`` on what runs.
 
-    >>> async with AsyncLocalRuntime(functions) as runtime:
-    ...     runtime.send(Address("example/person", "Ana"), GREET, GreetRequest("Ana"))
-    ...     await runtime.run_until_idle()
+    >>> import asyncio
+    >>> async def main() -> list[KafkaRecord]:
+    ...     async with AsyncLocalRuntime(functions) as runtime:
+    ...         runtime.send(Address("example/person", "Ana"), GREET, GreetRequest("Ana"))
+    ...         await runtime.run_until_idle()
+    ...         return runtime.kafka_records("example/greets")
+    >>> asyncio.run(main())
+    [KafkaRecord(egress='example/greets', topic='greetings', value=b'Hello Ana! ...', key='Ana')]
     """
 
     __slots__ = ()

@@ -80,7 +80,10 @@ class HttpTransport:
     """POSTs requests to a function endpoint, checking the answer as the runtime does.
 
     >>> HttpTransport("http://127.0.0.1:8000/statefun")
-    >>> HttpTransport(Module.load("module.yaml"))   # each function type at its endpoint's URL
+    HttpTransport('http://127.0.0.1:8000/statefun')
+    >>> transport = HttpTransport(Module.load("examples/greeter/module.yaml"))
+    >>> transport.url_for(Address("example/person", "Ana"))  # each function type at its endpoint's URL
+    'http://127.0.0.1:8000/statefun'
 
     ``{function.name}`` in a URL is replaced by the function type's name. The
     answer must be 2xx with exactly ``Content-Type: application/octet-stream``
@@ -157,10 +160,15 @@ class HttpTransport:
 class MockTransport:
     """Answers every request with ``handler(body)``: for crafting responses in tests.
 
-    >>> MockTransport(lambda body: FromFunction(...).SerializeToString())
-
     ``handler`` may be ``async``. Use it to produce what no correct SDK would,
-    such as a negative delay, and see the runtime refuse it.
+    such as a negative delay, and see the runtime refuse it:
+
+    >>> runtime = LocalRuntime(transport=MockTransport(lambda body: b"\\xff\\xff\\xff"))
+    >>> runtime.send(Address("example/person", "Ana"), GREET, GreetRequest("Ana"))
+    >>> runtime.run_until_idle()
+    Traceback (most recent call last):
+    ...
+    statefun.local.EndpointFailure: Unable to parse a Protobuf message: ... (example/person id='Ana')
     """
 
     __slots__ = ("handler",)

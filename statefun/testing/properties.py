@@ -108,6 +108,8 @@ def assert_deterministic(
     ``advance`` if given, otherwise until no timer is left. Catches functions
     that read clocks, randomness or other hidden inputs.
 
+    >>> from examples.cart.functions import ADD, REMOVE, Add, Remove, functions
+    >>> CART = Address("shop/cart", "u1")
     >>> assert_deterministic(functions, ADD | REMOVE, [
     ...     Message(CART, Add("pen"), typename=ADD.typename),
     ...     Message(CART, Remove("pen"), typename=REMOVE.typename),
@@ -150,6 +152,8 @@ def assert_batch_equivalent(
     there: one Type, or a union for a mixed batch, each message encoded with
     the member its ``typename`` names.
 
+    >>> from examples.cart.functions import ADD, REMOVE, Add, Remove, functions
+    >>> CART = Address("shop/cart", "u1")
     >>> assert_batch_equivalent(functions, ADD | REMOVE, [
     ...     Message(CART, Add("pen"), typename=ADD.typename),
     ...     Message(CART, Remove("pen"), typename=REMOVE.typename),

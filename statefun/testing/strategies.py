@@ -2,9 +2,9 @@
 
 >>> import statefun.testing.strategies as sst
 >>> sst.addresses("example/person").example()
-Address(typename='example/person', id='x3')
+Address(typename='example/person', id=...)
 >>> sst.messages(GREET).example()
-Message(target=Address(...), value=GreetRequest(name='...', visits=...), ...)
+Message(target=Address(...), value=GreetRequest(name=..., visits=...), ...)
 
 Importing this module also registers :class:`statefun.Address` with Hypothesis,
 so ``st.from_type(Address)`` works. Needs Hypothesis, the ``testing`` extra.
@@ -56,8 +56,8 @@ def _check_size(name: str, value: object) -> int:
 def typenames(*, namespaces: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[str]:
     """Typenames the runtime parses everywhere: ``<namespace>/<name>``, exactly one ``/``.
 
-    >>> typenames().example()
-    'com.ex/Greet'
+    >>> typenames().example().count("/")
+    1
     """
     ns = namespaces if namespaces is not None else st.from_regex(_NAMESPACE, fullmatch=True)
 
@@ -91,7 +91,7 @@ def addresses(
     """Addresses of function instances, of ``typename`` (a fixed one, a strategy, or any).
 
     >>> addresses("example/person").example()
-    Address(typename='example/person', id='Ana')
+    Address(typename='example/person', id=...)
     """
     types: st.SearchStrategy[str]
     if typename is None:
@@ -117,8 +117,8 @@ def values(type_: Type[T] | TypeUnion[T]) -> st.SearchStrategy[T]:
     JSON carries them. Other types, and JSON types with a class msgspec does not
     know, need a strategy of your own.
 
-    >>> values(INT).example()
-    -17
+    >>> -(2**31) <= values(INT).example() < 2**31  # INT is 32 bits wide
+    True
     """
     if isinstance(type_, TypeUnion):
         return st.one_of([values(member) for member in type_.types])
