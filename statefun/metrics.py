@@ -132,13 +132,19 @@ _IN_FLIGHT = ("statefun_requests_in_flight", "Requests being answered.")
 
 
 class _Tally:
-    """One request's calls, for what the request middleware cannot see in an error."""
+    """One request's calls: their times, recorded once the request ends, and how they went.
 
-    __slots__ = ("ok", "raised_at")
+    Recording a batch's times at once costs less than once per call; the counts say
+    what the request middleware cannot see in an error.
+    """
+
+    __slots__ = ("ok", "raised_at", "function", "seconds")
 
     def __init__(self) -> None:
         self.ok = 0
         self.raised_at = -1
+        self.function = ""
+        self.seconds: list[float] = []
 
 
 # Per request, not per Metrics: requests interleave whenever an async function awaits.
@@ -152,7 +158,7 @@ class _Stats(Protocol):
 
     def invoked(self, outcome: str, count: int) -> None: ...
 
-    def invocation(self, seconds: float) -> None: ...
+    def invocations_took(self, seconds: list[float]) -> None: ...
 
     def emitted(self, emitted: Emitted, read: int) -> None: ...
 
@@ -235,6 +241,8 @@ class Metrics:
         finally:
             _TALLY.reset(token)
             sink.leave()
+            if tally.seconds:
+                sink.function(tally.function).invocations_took(tally.seconds)
         stats = sink.function(answer.function)
         size = answer.batch_size
         stats.request(answer.outcome, perf_counter() - start, size)
@@ -253,16 +261,19 @@ class Metrics:
         try:
             result = await proceed(call)
         except Exception:
-            self._sink.function(call.function).invocation(perf_counter() - start)
-            tally = _TALLY.get()
-            if tally is not None:
-                tally.raised_at = call.index
+            self._took(call, perf_counter() - start).raised_at = call.index
             raise
-        self._sink.function(call.function).invocation(perf_counter() - start)
-        tally = _TALLY.get()
-        if tally is not None:
-            tally.ok += 1
+        self._took(call, perf_counter() - start).ok += 1
         return result
+
+    def _took(self, call: Invocation, seconds: float) -> _Tally:
+        tally = _TALLY.get()
+        if tally is None:  # a call outside this middleware's request hook: a tally of its own
+            self._sink.function(call.function).invocations_took([seconds])
+            return _Tally()
+        tally.function = call.function
+        tally.seconds.append(seconds)
+        return tally
 
     def _failed(self, body: bytes, exc: Exception, seconds: float, tally: _Tally) -> None:
         if isinstance(exc, InvocationFailed):
@@ -297,6 +308,13 @@ class _Buckets:
         # bisect_left: a value equal to a bound belongs to that bound's bucket (`le`).
         self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
+
+    def observe_all(self, values: list[float]) -> None:
+        counts = self.counts
+        bounds = self.bounds
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1
+        self.sum += sum(values)
 
     def add_to(self, family: HistogramMetricFamily, labels: list[str]) -> None:
         counts = list(self.counts)  # a scrape from another thread sees one moment
@@ -346,8 +364,8 @@ class _Local:
         if count:
             self.invocations[outcome] = self.invocations.get(outcome, 0) + count
 
-    def invocation(self, seconds: float) -> None:
-        self.invocation_seconds.observe(seconds)
+    def invocations_took(self, seconds: list[float]) -> None:
+        self.invocation_seconds.observe_all(seconds)
 
     def emitted(self, emitted: Emitted, read: int) -> None:
         self.messages += emitted.messages
@@ -470,8 +488,10 @@ class _Shared:
                 )
             counter.inc(count)
 
-    def invocation(self, seconds: float) -> None:
-        self._children[2].observe(seconds)
+    def invocations_took(self, seconds: list[float]) -> None:
+        observe = self._children[2].observe
+        for each in seconds:
+            observe(each)
 
     def emitted(self, emitted: Emitted, read: int) -> None:
         children = self._children
