@@ -342,7 +342,7 @@ def _against_ours(ss: list[Server], args: argparse.Namespace) -> list[str]:
         "requests/s ratios (range over rounds in brackets): above 1, ours serves more."
     )
     add("")
-    for w in WORKLOADS:
+    for w in args.workloads:
         add(f"## {w}")
         add("")
         add("| connections | server | requests/s | p50 ms | p99 ms | ours ÷ this server |")
@@ -362,7 +362,7 @@ def _against_ours(ss: list[Server], args: argparse.Namespace) -> list[str]:
     others = [s for s in ss if s is not ours]
     add("| workload | connections | " + " | ".join(f"ours ÷ {s.label}" for s in others) + " |")
     add("|---|---:|" + "---:|" * len(others))
-    for w in WORKLOADS:
+    for w in args.workloads:
         for c in args.connections:
             add(f"| {w} | {c} | " + " | ".join(ratio_cell(ours, s, (w, c)) for s in others) + " |")
     add("")
@@ -406,7 +406,7 @@ def _overheads(ss: list[Server], args: argparse.Namespace) -> list[str]:
         line += "---:|---:|"
     add(head)
     add(line)
-    for w in WORKLOADS:
+    for w in args.workloads:
         for c in args.connections:
             key = (w, c)
             cells = f"| {w} | {c} | {med([p['rps'] for p in base.points[key]]):,.0f} |"
@@ -452,6 +452,12 @@ def main() -> None:
         help="skip official-upb (default: skipped with --quick, included otherwise)",
     )
     parser.add_argument(
+        "--workloads",
+        type=lambda s: s.split(","),
+        default=list(WORKLOADS),
+        help="only these workloads, comma-separated (e.g. w1_greeter)",
+    )
+    parser.add_argument(
         "--servers",
         type=lambda s: s.split(","),
         help="only these servers, comma-separated (e.g. serve,serve-metrics,serve-tracing)",
@@ -476,6 +482,8 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"unknown servers {sorted(unknown)}: {[s.label for s in ss]}")
         ss = [s for s in ss if s.label in args.servers]
+    if set(args.workloads) - set(WORKLOADS):
+        raise SystemExit(f"unknown workloads {args.workloads}: {list(WORKLOADS)}")
     if any(s.kind == "official" for s in ss):
         run.ensure_venvs(args.upb)
     aiohttp_v = ensure_aiohttp(ss)
@@ -496,9 +504,9 @@ def main() -> None:
             s.start()
             verify(s)
             print(f"verified {s.label} at {s.url}", file=sys.stderr)
-        npoints = len(WORKLOADS) * len(args.connections) * len(ss) * args.rounds
+        npoints = len(args.workloads) * len(args.connections) * len(ss) * args.rounds
         done = 0
-        for w in WORKLOADS:
+        for w in args.workloads:
             if args.warmup > 0:
                 for s in ss:
                     wrk(s.url, scripts[w], max(args.connections), args.warmup, args.threads)
