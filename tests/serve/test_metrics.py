@@ -160,3 +160,17 @@ def test_without_the_extra() -> None:
         "statefun: error: --metrics needs prometheus-client (the `metrics` extra): pip install"
         " prometheus-client, or pip install -e '.[metrics]' in the SDK's checkout\n",
     )
+
+
+def test_off_means_not_even_imported() -> None:
+    """Without --metrics or --tracing, serving never imports prometheus_client or OpenTelemetry."""
+    code = (
+        "import sys, statefun.cli, statefun.serve, statefun.aiohttp\n"
+        "from statefun.serve import ServeOptions, _Observability\n"
+        "assert _Observability(ServeOptions()).middleware == []\n"
+        "print(sorted(m for m in ('prometheus_client', 'opentelemetry') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD
+    )
+    assert (done.stdout, done.stderr) == ("[]\n", "")
