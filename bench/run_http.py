@@ -126,6 +126,16 @@ class Server:
         # Whatever else it prints must not fill the pipe and stall it.
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used (user + system), from /proc.
+
+        Per request, it hardly moves when other work on the machine takes the server's
+        core away, which throughput does: the steadier measure of what an option costs.
+        """
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -387,6 +397,18 @@ def overhead_cell(base: Server, s: Server, key: tuple[str, int]) -> str:
     return f"{m:.1f} % ({min(per_round):.1f} – {max(per_round):.1f})"
 
 
+def cpu_cell(base: Server, s: Server, key: tuple[str, int]) -> str:
+    """How much more CPU a request of `s` takes than one of `base`: the median of per-round ratios."""
+    per_round = [
+        100 * (x["cpu_us"] / y["cpu_us"] - 1)
+        for x, y in zip(s.points[key], base.points[key], strict=True)
+    ]
+    m = med(per_round)
+    if len(per_round) == 1:
+        return f"{m:.1f} %"
+    return f"{m:.1f} % ({min(per_round):.1f} – {max(per_round):.1f})"
+
+
 def _overheads(ss: list[Server], args: argparse.Namespace) -> list[str]:
     """What --metrics and --tracing cost, against the plain `statefun serve` of each round."""
     by = {s.label: s for s in ss}
@@ -413,6 +435,28 @@ def _overheads(ss: list[Server], args: argparse.Namespace) -> list[str]:
             for s in variants:
                 rps = med([p["rps"] for p in s.points[key]])
                 cells += f" {rps:,.0f} | {overhead_cell(base, s, key)} |"
+            add(cells)
+    add("")
+    add(
+        "CPU: the server process's user + system time (from /proc) over each point, per request"
+        " answered; cost is the median over rounds of (CPU per request with ÷ without) − 1. It"
+        " moves far less than requests/s when other work takes the server's core."
+    )
+    add("")
+    head = "| workload | connections | serve CPU µs/req |"
+    line = "|---|---:|---:|"
+    for s in variants:
+        head += f" {s.label} CPU µs/req | {s.label} CPU cost |"
+        line += "---:|---:|"
+    add(head)
+    add(line)
+    for w in args.workloads:
+        for c in args.connections:
+            key = (w, c)
+            cells = f"| {w} | {c} | {med([p['cpu_us'] for p in base.points[key]]):,.0f} |"
+            for s in variants:
+                cpu = med([p["cpu_us"] for p in s.points[key]])
+                cells += f" {cpu:,.0f} | {cpu_cell(base, s, key)} |"
             add(cells)
     add("")
     add(
@@ -514,7 +558,9 @@ def main() -> None:
                 for r in range(args.rounds):
                     order = ss if r % 2 == 0 else ss[::-1]
                     for s in order:
+                        cpu = s.cpu_seconds()
                         p = wrk(s.url, scripts[w], c, args.duration, args.threads)
+                        p["cpu_us"] = (s.cpu_seconds() - cpu) / p["requests"] * 1e6
                         s.points.setdefault((w, c), []).append(p)
                         done += 1
                         print(
