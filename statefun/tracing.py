@@ -7,6 +7,8 @@ Each request is a ``SERVER`` span named after its function type, and each call o
 the function with one message a child span, ``invoke <function type>``; a span
 the function starts itself is a child of that one. Errors are recorded on the
 span that saw them (``record_exception``, status ``ERROR``, ``error.type``).
+A request that is not sampled gets no invocation spans: sampling
+(``OTEL_TRACES_SAMPLER``) then saves most of the cost of the ones it leaves out.
 
 Attributes. The request-reply protocol is an RPC: the runtime calls the
 function's endpoint with one ``ToFunction`` and waits for the ``FromFunction``
@@ -72,9 +74,22 @@ __all__ = ("Tracing", "configure")
 
 _RPC = {"rpc.system": "statefun"}
 
-# Per request: the index of the last call that raised, so that the request span can tell a
-# message that failed to decode from a function that raised.
-_RAISED_AT: ContextVar[list[int] | None] = ContextVar("statefun_tracing_raised", default=None)
+
+class _Request:
+    """What the invocation hook tells its request's hook, and the other way round."""
+
+    __slots__ = ("recording", "raised_at")
+
+    def __init__(self, recording: bool) -> None:
+        # An unsampled request gets no invocation spans: under the SDK's samplers (parent-based,
+        # or by trace id) its children would not be sampled either, and they cost as much.
+        self.recording = recording
+        # The index of the last call that raised, so that the request span can tell a message
+        # that failed to decode from a function that raised.
+        self.raised_at = -1
+
+
+_REQUEST: ContextVar[_Request | None] = ContextVar("statefun_tracing_request", default=None)
 
 
 class Tracing:
@@ -101,32 +116,34 @@ class Tracing:
 
     async def request(self, body: bytes, proceed: Callable[[bytes], Awaitable[Answer]]) -> Answer:
         """Answer ``body`` inside a ``SERVER`` span named after its function type."""
-        raised = [-1]
-        token = _RAISED_AT.set(raised)
-        try:
-            with self.tracer.start_as_current_span(
-                UNKNOWN,
-                kind=SpanKind.SERVER,
-                attributes=_RPC,
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
-                try:
-                    answer = await proceed(body)
-                except Exception as exc:
-                    if span.is_recording():
-                        _request_failed(span, body, exc, raised[0])
-                    raise
-                if span.is_recording():
-                    _answered(span, answer)
-                return answer
-        finally:
-            _RAISED_AT.reset(token)
+        with self.tracer.start_as_current_span(
+            UNKNOWN,
+            kind=SpanKind.SERVER,
+            attributes=_RPC,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            request = _Request(span.is_recording())
+            token = _REQUEST.set(request)
+            try:
+                answer = await proceed(body)
+            except Exception as exc:
+                if request.recording:
+                    _request_failed(span, body, exc, request.raised_at)
+                raise
+            finally:
+                _REQUEST.reset(token)
+            if request.recording:
+                _answered(span, answer)
+            return answer
 
     async def invocation(
         self, call: Invocation, proceed: Callable[[Invocation], Awaitable[Result]]
     ) -> Result:
         """Call the function inside a span of its own, the request span's child."""
+        request = _REQUEST.get()
+        if request is not None and not request.recording:
+            return await proceed(call)
         function = call.function
         with self.tracer.start_as_current_span(
             f"invoke {function}", record_exception=False, set_status_on_exception=False
@@ -151,9 +168,8 @@ class Tracing:
             try:
                 result = await proceed(call)
             except Exception as exc:
-                raised = _RAISED_AT.get()
-                if raised is not None:
-                    raised[0] = call.index
+                if request is not None:
+                    request.raised_at = call.index
                 if recording:
                     _record(span, exc, invocation_kind(exc), f"{type(exc).__name__}: {exc}")
                 raise
