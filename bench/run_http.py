@@ -24,6 +24,14 @@ Servers:
   official-upb  the same, bench/.venv-official-upb (protobuf forced to ours' version)
   ceiling       aiohttp answering precomputed bytes (project .venv): the most
                 any aiohttp-served SDK could do on this machine
+  serve         ``statefun serve served_ours:functions``, as users run it (project .venv)
+  serve-metrics the same with ``--metrics``
+  serve-tracing the same with ``--tracing``, OTEL_TRACES_EXPORTER=none: every span is
+                created, recorded and ended on the request path, and then not exported
+                (export runs in the SDK's own thread, at the exporter's cost)
+
+The three ``serve`` servers give the overhead of metrics and of tracing, each
+against the plain ``serve`` of the same round. ``--servers`` picks a subset.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +85,9 @@ class Server:
     python: Path
     kind: str
     about: str
+    # For kind "serve": the `statefun serve` options, and environment variables.
+    options: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[str] | None = None
     url: str = ""
     info: dict[str, Any] = field(default_factory=dict)
@@ -83,21 +95,46 @@ class Server:
     points: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
 
     def start(self) -> None:
+        if self.kind == "serve":
+            cmd = [str(self.python), "-m", "statefun", "serve", "served_ours:functions"]
+            cmd += ["--port", "0", *self.options]
+        else:
+            cmd = [str(self.python), str(BENCH / "http_server.py"), self.kind]
         self.proc = subprocess.Popen(
-            [str(self.python), str(BENCH / "http_server.py"), self.kind],
+            cmd,
             stdout=subprocess.PIPE,
-            stderr=None,
+            # statefun serve logs every request (aiohttp's access log), as users see it;
+            # written here where it costs what a log file would, not to our terminal.
+            stderr=subprocess.DEVNULL if self.kind == "serve" else None,
             text=True,
             cwd=str(BENCH),
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(BENCH)},
+            env={
+                **os.environ,
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONPATH": str(BENCH),
+                **self.env,
+            },
             start_new_session=True,  # our Ctrl-C does not reach it; we stop it ourselves
         )
         assert self.proc.stdout
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("port "):
+        port = re.match(r"port (\d+)$|statefun: serving .* at http://127\.0\.0\.1:(\d+)/", line)
+        if not port:
             raise SystemExit(f"{self.label}: server did not start (got {line!r})")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}/statefun"
+        self.url = f"http://127.0.0.1:{int(port.group(1) or port.group(2))}/statefun"
+        # Whatever else it prints must not fill the pipe and stall it.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used (user + system), from /proc.
+
+        Per request, it hardly moves when other work on the machine takes the server's
+        core away, which throughput does: the steadier measure of what an option costs.
+        """
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -131,7 +168,25 @@ def servers(with_upb: bool) -> list[Server]:
             )
         )
     out.append(Server("ceiling", ours_py, "ceiling", "aiohttp answering precomputed bytes"))
+    out.append(Server("serve", ours_py, "serve", "`statefun serve`, project .venv"))
+    out.append(
+        Server("serve-metrics", ours_py, "serve", "`statefun serve --metrics`", ["--metrics"])
+    )
+    out.append(
+        Server(
+            "serve-tracing",
+            ours_py,
+            "serve",
+            "`statefun serve --tracing`, spans recorded, not exported",
+            ["--tracing"],
+            {"OTEL_TRACES_EXPORTER": "none"},
+        )
+    )
     return out
+
+
+OVERHEADS = ("serve-metrics", "serve-tracing")
+"""Measured against `serve`, per round."""
 
 
 def version_in(python: Path, module: str) -> str:
@@ -239,7 +294,6 @@ def report(
     aiohttp_v: str,
 ) -> str:
     by = {s.label: s for s in ss}
-    ours, ceiling = by["ours"], by["ceiling"]
     rows: list[str] = []
     add = rows.append
     add("# Benchmark results: over HTTP")
@@ -276,12 +330,29 @@ def report(
             f"| {s.label} | {s.about} | {i['python']} | {i['protobuf']} {i['impl']} | {i['aiohttp']} |"
         )
     add("")
+    if "ours" in by:
+        rows.extend(_against_ours(ss, args))
+    if "serve" in by and any(label in by for label in OVERHEADS):
+        rows.extend(_overheads(ss, args))
+    add(
+        f"Order of servers per point: round 1 {', '.join(s.label for s in ss)}; later rounds"
+        " alternate reversed and forward."
+    )
+    add("")
+    return "\n".join(rows)
+
+
+def _against_ours(ss: list[Server], args: argparse.Namespace) -> list[str]:
+    """The per-workload tables and the summary, every server against `ours`."""
+    ours = next(s for s in ss if s.label == "ours")
+    rows: list[str] = []
+    add = rows.append
     add(
         "Requests/s, p50 and p99 are medians over rounds; *ours ÷ X* is the median of per-round "
         "requests/s ratios (range over rounds in brackets): above 1, ours serves more."
     )
     add("")
-    for w in WORKLOADS:
+    for w in args.workloads:
         add(f"## {w}")
         add("")
         add("| connections | server | requests/s | p50 ms | p99 ms | ours ÷ this server |")
@@ -301,18 +372,102 @@ def report(
     others = [s for s in ss if s is not ours]
     add("| workload | connections | " + " | ".join(f"ours ÷ {s.label}" for s in others) + " |")
     add("|---|---:|" + "---:|" * len(others))
-    for w in WORKLOADS:
+    for w in args.workloads:
         for c in args.connections:
             add(f"| {w} | {c} | " + " | ".join(ratio_cell(ours, s, (w, c)) for s in others) + " |")
     add("")
     add(
-        f"*ours ÷ ceiling* is the share of the bare aiohttp request rate ours keeps (the ceiling's "
-        f"answer is our SDK's, precomputed; it still reads every body and writes every answer)."
-        f" Order of servers per point: round 1 {', '.join(s.label for s in ss)}; later rounds alternate"
-        f" reversed and forward. {ceiling.label} shares ours' venv."
+        "*ours ÷ ceiling* is the share of the bare aiohttp request rate ours keeps (the ceiling's "
+        "answer is our SDK's, precomputed; it still reads every body and writes every answer)."
+        " The ceiling shares ours' venv."
     )
     add("")
-    return "\n".join(rows)
+    return rows
+
+
+def overhead_cell(base: Server, s: Server, key: tuple[str, int]) -> str:
+    """How much less `s` serves than `base`, in per cent: the median of per-round costs."""
+    per_round = [
+        100 * (1 - x["rps"] / y["rps"])
+        for x, y in zip(s.points[key], base.points[key], strict=True)
+    ]
+    m = med(per_round)
+    if len(per_round) == 1:
+        return f"{m:.1f} %"
+    return f"{m:.1f} % ({min(per_round):.1f} – {max(per_round):.1f})"
+
+
+def cpu_cell(base: Server, s: Server, key: tuple[str, int]) -> str:
+    """How much more CPU a request of `s` takes than one of `base`: the median of per-round ratios."""
+    per_round = [
+        100 * (x["cpu_us"] / y["cpu_us"] - 1)
+        for x, y in zip(s.points[key], base.points[key], strict=True)
+    ]
+    m = med(per_round)
+    if len(per_round) == 1:
+        return f"{m:.1f} %"
+    return f"{m:.1f} % ({min(per_round):.1f} – {max(per_round):.1f})"
+
+
+def _overheads(ss: list[Server], args: argparse.Namespace) -> list[str]:
+    """What --metrics and --tracing cost, against the plain `statefun serve` of each round."""
+    by = {s.label: s for s in ss}
+    base = by["serve"]
+    variants = [by[label] for label in OVERHEADS if label in by]
+    rows = ["## Metrics and tracing: `statefun serve` with each, against without", ""]
+    add = rows.append
+    add(
+        "Cost is the median over rounds of 1 − (requests/s with ÷ requests/s without, in the same"
+        " round); range in brackets. Above 0, the option costs throughput."
+    )
+    add("")
+    head = "| workload | connections | serve req/s |"
+    line = "|---|---:|---:|"
+    for s in variants:
+        head += f" {s.label} req/s | {s.label} cost |"
+        line += "---:|---:|"
+    add(head)
+    add(line)
+    for w in args.workloads:
+        for c in args.connections:
+            key = (w, c)
+            cells = f"| {w} | {c} | {med([p['rps'] for p in base.points[key]]):,.0f} |"
+            for s in variants:
+                rps = med([p["rps"] for p in s.points[key]])
+                cells += f" {rps:,.0f} | {overhead_cell(base, s, key)} |"
+            add(cells)
+    add("")
+    add(
+        "CPU: the server process's user + system time (from /proc) over each point, per request"
+        " answered; cost is the median over rounds of (CPU per request with ÷ without) − 1. It"
+        " moves far less than requests/s when other work takes the server's core."
+    )
+    add("")
+    head = "| workload | connections | serve CPU µs/req |"
+    line = "|---|---:|---:|"
+    for s in variants:
+        head += f" {s.label} CPU µs/req | {s.label} CPU cost |"
+        line += "---:|---:|"
+    add(head)
+    add(line)
+    for w in args.workloads:
+        for c in args.connections:
+            key = (w, c)
+            cells = f"| {w} | {c} | {med([p['cpu_us'] for p in base.points[key]]):,.0f} |"
+            for s in variants:
+                cpu = med([p["cpu_us"] for p in s.points[key]])
+                cells += f" {cpu:,.0f} | {cpu_cell(base, s, key)} |"
+            add(cells)
+    add("")
+    add(
+        "`serve-tracing` runs with `OTEL_TRACES_EXPORTER=none`: the SDK's TracerProvider creates,"
+        " records and ends every span (sampled, as by default), and no exporter sends them; an"
+        " exporter works in the SDK's batch thread, at its own cost, which sampling"
+        " (`OTEL_TRACES_SAMPLER`) cuts. All three log every request (aiohttp's access log, on in"
+        " `statefun serve`), to /dev/null here."
+    )
+    add("")
+    return rows
 
 
 def main() -> None:
@@ -340,6 +495,17 @@ def main() -> None:
         default=None,
         help="skip official-upb (default: skipped with --quick, included otherwise)",
     )
+    parser.add_argument(
+        "--workloads",
+        type=lambda s: s.split(","),
+        default=list(WORKLOADS),
+        help="only these workloads, comma-separated (e.g. w1_greeter)",
+    )
+    parser.add_argument(
+        "--servers",
+        type=lambda s: s.split(","),
+        help="only these servers, comma-separated (e.g. serve,serve-metrics,serve-tracing)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results-http.md")
     args = parser.parse_args()
     out_given = "--out" in sys.argv
@@ -354,8 +520,16 @@ def main() -> None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     started = time.monotonic()
     facts = run.machine()
-    run.ensure_venvs(args.upb)
     ss = servers(args.upb)
+    if args.servers:
+        unknown = set(args.servers) - {s.label for s in ss}
+        if unknown:
+            raise SystemExit(f"unknown servers {sorted(unknown)}: {[s.label for s in ss]}")
+        ss = [s for s in ss if s.label in args.servers]
+    if set(args.workloads) - set(WORKLOADS):
+        raise SystemExit(f"unknown workloads {args.workloads}: {list(WORKLOADS)}")
+    if any(s.kind == "official" for s in ss):
+        run.ensure_venvs(args.upb)
     aiohttp_v = ensure_aiohttp(ss)
     for s in ss:
         s.info = server_info(s.python)
@@ -374,9 +548,9 @@ def main() -> None:
             s.start()
             verify(s)
             print(f"verified {s.label} at {s.url}", file=sys.stderr)
-        npoints = len(WORKLOADS) * len(args.connections) * len(ss) * args.rounds
+        npoints = len(args.workloads) * len(args.connections) * len(ss) * args.rounds
         done = 0
-        for w in WORKLOADS:
+        for w in args.workloads:
             if args.warmup > 0:
                 for s in ss:
                     wrk(s.url, scripts[w], max(args.connections), args.warmup, args.threads)
@@ -384,7 +558,9 @@ def main() -> None:
                 for r in range(args.rounds):
                     order = ss if r % 2 == 0 else ss[::-1]
                     for s in order:
+                        cpu = s.cpu_seconds()
                         p = wrk(s.url, scripts[w], c, args.duration, args.threads)
+                        p["cpu_us"] = (s.cpu_seconds() - cpu) / p["requests"] * 1e6
                         s.points.setdefault((w, c), []).append(p)
                         done += 1
                         print(

@@ -46,6 +46,9 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         keepalive_timeout=args.keepalive_timeout,
         invocation_timeout=args.invocation_timeout or None,
         tls=_tls_options(args),
+        metrics=args.metrics or args.metrics_port is not None,
+        metrics_port=args.metrics_port,
+        tracing=args.tracing,
     )
 
 
@@ -162,6 +165,25 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="require a client certificate signed by a CA in this PEM file (mutual TLS)",
+    )
+    seen = serve.add_argument_group("metrics and tracing")
+    seen.add_argument(
+        "--metrics",
+        action="store_true",
+        help="answer GET /metrics with Prometheus text (needs prometheus-client, the `metrics`"
+        " extra); set PROMETHEUS_MULTIPROC_DIR for one scrape over several processes",
+    )
+    seen.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /metrics on this port instead, over plain HTTP on --host (implies --metrics)",
+    )
+    seen.add_argument(
+        "--tracing",
+        action="store_true",
+        help="an OpenTelemetry span per request and per invocation, exported as the OTEL_*"
+        " environment variables say (needs opentelemetry-sdk; OTEL_TRACES_EXPORTER, default otlp)",
     )
     serve.set_defaults(handler=_serve_command)
 

@@ -18,6 +18,12 @@ another replica), and the status is 1. A signal during the drain is logged and
 otherwise ignored, so a second SIGTERM cannot cut answers short; SIGKILL stops
 the process at once.
 
+With ``metrics``, ``GET /metrics`` answers Prometheus text (on ``metrics_port``
+instead, when given: plain HTTP on the same host); with ``tracing``, each
+request and invocation is an OpenTelemetry span, set up from the ``OTEL_*``
+environment variables (:func:`statefun.tracing.configure`), and spans still
+queued are exported before the process ends.
+
 With TLS, SIGHUP reloads the certificate chain and key from the same files:
 handshakes from then on present the new certificate, open connections keep
 theirs, and files that do not load are logged and leave the old ones in use.
@@ -36,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from ._errors import DefinitionError
 from ._handler import DEFAULT_INVOCATION_TIMEOUT
 from ._registry import Functions
 from .loader import CliError
@@ -44,6 +51,9 @@ from .loader import CliError
 # command line and should not pay for it.
 if TYPE_CHECKING:
     from aiohttp import web
+
+    from ._middleware import InvocationMiddleware, RequestMiddleware
+    from .metrics import Metrics
 
 __all__ = (
     "DEFAULT_GRACE_PERIOD",
@@ -122,6 +132,14 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
         ``None`` for no limit.
     tls
         Serve HTTPS (and with a client CA, mutual TLS); ``None`` for plain HTTP.
+    metrics
+        Answer ``GET /metrics`` with Prometheus text (needs ``prometheus-client``).
+    metrics_port
+        Serve ``/metrics`` on this port instead, over plain HTTP (0 picks one);
+        implies ``metrics``.
+    tracing
+        An OpenTelemetry span per request and per invocation (needs
+        ``opentelemetry-sdk``), exported as the ``OTEL_*`` variables say.
     """
 
     host: str = "127.0.0.1"
@@ -132,6 +150,9 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
     keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
     invocation_timeout: float | None = DEFAULT_INVOCATION_TIMEOUT.total_seconds()
     tls: TlsOptions | None = None
+    metrics: bool = False
+    metrics_port: int | None = None
+    tracing: bool = False
 
 
 def serve(functions: Functions, options: ServeOptions) -> int:
@@ -139,10 +160,103 @@ def serve(functions: Functions, options: ServeOptions) -> int:
 
     0 when every request in flight was answered within the grace period, 1 when
     some had to be cancelled. Raises :class:`statefun.loader.CliError` for TLS
-    files that cannot be used and for an address it cannot listen on.
+    files that cannot be used, for an address it cannot listen on, and for
+    metrics or tracing without their packages.
     """
     context = ssl_context(options.tls) if options.tls is not None else None
-    return asyncio.run(_serve(functions, options, context))
+    extras = _Observability(options)
+    try:
+        return asyncio.run(_serve(functions, options, context, extras))
+    finally:
+        extras.close()
+
+
+class _Observability:
+    """The middleware ``options`` ask for, outermost first, and what to close at the end.
+
+    Tracing wraps metrics, so that a span covers all the work of its request and
+    the metrics time the handler alone.
+    """
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.middleware: list[RequestMiddleware | InvocationMiddleware] = []
+        self.metrics: Metrics | None = None
+        self._close: list[Callable[[], None]] = []
+        if options.metrics or options.metrics_port is not None:
+            if options.metrics_port is None and options.path == "/metrics":
+                raise CliError(
+                    "--path /metrics is where --metrics answers: choose another --path,"
+                    " or serve the metrics on --metrics-port"
+                )
+            if options.metrics_port is not None and options.metrics_port == options.port != 0:
+                raise CliError(
+                    f"--metrics-port {options.metrics_port} is --port too: choose another"
+                )
+            try:
+                from .metrics import Metrics
+            except ImportError:
+                raise CliError(
+                    "--metrics needs prometheus-client (the `metrics` extra): pip install"
+                    " prometheus-client, or pip install -e '.[metrics]' in the SDK's checkout"
+                ) from None
+            try:
+                self.metrics = Metrics()
+            except DefinitionError as exc:
+                raise CliError(f"--metrics: {exc}") from None
+            self.middleware.append(self.metrics)
+        # Last: it starts the SDK's export thread, which nothing else may then fail to stop.
+        if options.tracing:
+            try:
+                from .tracing import Tracing, configure
+
+                self._close.append(configure())
+            except ImportError:
+                raise CliError(
+                    "--tracing needs opentelemetry-sdk (beside opentelemetry-api, the `otel`"
+                    " extra): pip install opentelemetry-sdk, or pip install -e '.[otel]'"
+                    " opentelemetry-sdk in the SDK's checkout"
+                ) from None
+            except DefinitionError as exc:
+                raise CliError(f"--tracing: {exc}") from None
+            self.middleware.insert(0, Tracing())
+
+    def close(self) -> None:
+        for close in self._close:
+            close()
+
+
+def _scrape(metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
+    from aiohttp import web
+
+    from .metrics import CONTENT_TYPE
+
+    async def scrape(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.scrape(), headers={"Content-Type": CONTENT_TYPE})
+
+    return scrape
+
+
+async def _start_metrics(
+    metrics: Metrics | None, options: ServeOptions
+) -> tuple[web.AppRunner, int] | None:
+    """The ``/metrics`` site on ``metrics_port``, listening, and its port; None if not asked."""
+    if metrics is None or options.metrics_port is None:
+        return None
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_get("/metrics", _scrape(metrics))
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=_UNWIND_SECONDS)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, options.host, options.metrics_port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise CliError(
+            f"cannot listen on {options.host}:{options.metrics_port} (--metrics-port):"
+            f" {exc.strerror or exc}"
+        ) from None
+    return runner, runner.addresses[0][1]
 
 
 def ssl_context(tls: TlsOptions) -> ssl.SSLContext:
@@ -307,6 +421,7 @@ async def _start(
     options: ServeOptions,
     context: ssl.SSLContext | None,
     in_flight: _InFlight,
+    extras: _Observability,
 ) -> tuple[web.AppRunner, web.TCPSite]:
     """Build the application, runner and site for ``options``, and start listening."""
     from aiohttp import web
@@ -319,7 +434,10 @@ async def _start(
         path=options.path,
         max_body_size=options.max_body_size,
         invocation_timeout=None if limit is None else timedelta(seconds=limit),
+        middleware=extras.middleware,
     )
+    if extras.metrics is not None and options.metrics_port is None:
+        app.router.add_get("/metrics", _scrape(extras.metrics))
 
     @web.middleware
     async def track(
@@ -346,7 +464,10 @@ async def _start(
 
 
 async def _serve(
-    functions: Functions, options: ServeOptions, context: ssl.SSLContext | None
+    functions: Functions,
+    options: ServeOptions,
+    context: ssl.SSLContext | None,
+    extras: _Observability,
 ) -> int:
     in_flight = _InFlight()
     # Before listening: a SIGTERM that comes as soon as the port answers must
@@ -357,7 +478,12 @@ async def _serve(
         loop.add_signal_handler(sig, shutdown, sig.name)
     if context is not None and options.tls is not None:
         loop.add_signal_handler(signal.SIGHUP, _reload, context, options.tls)
-    runner, site = await _start(functions, options, context, in_flight)
+    runner, site = await _start(functions, options, context, in_flight, extras)
+    try:
+        metrics_site = await _start_metrics(extras.metrics, options)
+    except BaseException:
+        await runner.cleanup()
+        raise
     try:
         port = runner.addresses[0][1]
         scheme = "https" if context is not None else "http"
@@ -367,6 +493,10 @@ async def _serve(
             f"statefun: serving {names} at {scheme}://{options.host}:{port}{options.path}{mutual}",
             flush=True,
         )
+        if metrics_site is not None:
+            print(
+                f"statefun: metrics at http://{options.host}:{metrics_site[1]}/metrics", flush=True
+            )
         await shutdown.requested.wait()
         await site.stop()
         # Requests that have just arrived get to reach the handler, so they are
@@ -391,6 +521,8 @@ async def _serve(
         return 1 if cancelled else 0
     finally:
         await runner.cleanup()
+        if metrics_site is not None:
+            await metrics_site[0].cleanup()
 
 
 def _close_connections(runner: web.AppRunner, in_flight: _InFlight) -> None:
