@@ -43,7 +43,17 @@ def read_field1(data: bytes, wire_type: int) -> int | bytes | None:
     wrongly typed value into 0 instead of failing.
     Returns an int for VARINT, the raw bytes for I32/I64/LEN, and None if absent.
     """
-    found: int | bytes | None = None
+    values = field1_values(data, wire_type)
+    return values[-1] if values else None
+
+
+def field1_values(data: bytes, wire_type: int) -> list[int | bytes]:
+    """Return every field-1 value in ``data``, in order; the rules of `read_field1`.
+
+    A decoder that validates a value (a string's UTF-8) must check each one: protobuf
+    parses every occurrence and fails on any, even one a later occurrence replaces.
+    """
+    found: list[int | bytes] = []
     pos, end = 0, len(data)
     while pos < end:
         key, pos = _read_varint(data, pos)
@@ -52,7 +62,7 @@ def read_field1(data: bytes, wire_type: int) -> int | bytes | None:
         if field == 1:
             if wt != wire_type:
                 raise ValueError(f"field 1 has wire type {wt}, expected {wire_type}")
-            found = value
+            found.append(value)
         elif field == 0:
             raise ValueError("field number 0 is invalid")
     return found

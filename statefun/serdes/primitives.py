@@ -18,7 +18,7 @@ import struct
 from typing import Final
 
 from .._type import Type
-from ._wire import I32, I64, LEN, VARINT, read_field1, varint
+from ._wire import I32, I64, LEN, VARINT, field1_values, read_field1, varint
 
 __all__ = ("BOOL", "DOUBLE", "FLOAT", "INT", "LONG", "STRING")
 
@@ -142,8 +142,12 @@ class _StringSerde:
         # The common case, a string under 128 bytes: tag, one length byte, text.
         if len(data) >= 2 and data[0] == 0x0A and data[1] == len(data) - 2:
             return data[2:].decode("utf-8")
-        raw = read_field1(data, LEN) if data else None
-        return raw.decode("utf-8") if isinstance(raw, bytes) else ""
+        # Every occurrence is decoded, not only the last that wins: protobuf refuses a
+        # message whose any occurrence is not UTF-8, and so must we.
+        text = ""
+        for raw in field1_values(data, LEN) if data else ():
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else ""
+        return text
 
     def __repr__(self) -> str:
         return "StringSerde()"

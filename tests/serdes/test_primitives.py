@@ -13,6 +13,7 @@ import struct
 from typing import Any
 
 import pytest
+from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 from hypothesis import given
 from hypothesis import strategies as st
@@ -327,6 +328,16 @@ class TestDecodeErrors:
             "`io.statefun.types/string`: cannot decode 4 bytes: 'utf-8' codec can't decode"
             " byte 0xff in position 0: invalid start byte"
         )
+        assert isinstance(info.value.__cause__, UnicodeDecodeError)
+
+    def test_invalid_utf8_in_a_replaced_occurrence(self) -> None:
+        # The last field-1 occurrence wins, but protobuf still refuses the message if an
+        # earlier one is not UTF-8; decoding only the winner would accept it.
+        data = b"\x0a\x01\xff\x0a\x01a"
+        with pytest.raises(DecodeError):
+            StringWrapper.FromString(data)
+        with pytest.raises(SerdeError) as info:
+            STRING.decode(data)
         assert isinstance(info.value.__cause__, UnicodeDecodeError)
 
     def test_unknown_groups_are_skipped(self) -> None:
