@@ -241,8 +241,7 @@ class TestEncodeErrors:
         with pytest.raises(SerdeError) as info:
             LONG.encode(-(2**63) - 1)
         assert str(info.value) == (
-            "`io.statefun.types/long`: cannot encode a `int`:"
-            " the value is outside the 64-bit range"
+            "`io.statefun.types/long`: cannot encode a `int`: the value is outside the 64-bit range"
         )
 
     @pytest.mark.parametrize(
