@@ -16,6 +16,11 @@ read (a ``Content-Encoding`` it does not decode under); ``404`` naming
 an unknown function type; ``413`` for a body over ``max_body_size``; ``500`` when
 a function raises, its results cannot be sent, or the runtime holds a state under
 another type (logged once, with the traceback, on the ``statefun`` logger).
+
+Such a record carries its facts as ``extra`` fields too, for structured logs:
+``statefun_function``, ``statefun_id``, ``statefun_typename`` (when one message is
+to blame) and ``statefun_error`` (the exception's type and message). No record
+holds a message payload or a state value.
 """
 
 from __future__ import annotations
@@ -80,11 +85,13 @@ def make_handler(
             return web.Response(status=exc.status, text=f"{one_line(str(exc))}\n")
         except (InvocationFailed, InvalidResult, StateTypeMismatch) as exc:
             reason = one_line(str(exc))
-            logger.error("%s", reason, exc_info=exc.__cause__ or exc)
+            logger.error("%s", reason, exc_info=exc.__cause__ or exc, extra=_fields(exc))
             return web.Response(status=500, text=f"{reason}\n")
         except Exception as exc:
             reason = one_line(f"{type(exc).__name__}: {exc}")
-            logger.exception("statefun: failed to answer a request: %s", reason)
+            logger.exception(
+                "statefun: failed to answer a request: %s", reason, extra={"statefun_error": reason}
+            )
             return web.Response(status=500, text=f"{reason}\n")
         for letter in answer.dead_letters:
             log_dead_letter(letter)
@@ -104,8 +111,31 @@ def log_dead_letter(letter: DeadLetter) -> None:
             f"dead letter: function `{letter.function}` id={letter.id!r} message"
             f" `{letter.typename}` ({len(letter.value)} bytes): {letter.error_type}: {letter.error}"
         ),
-        extra={"statefun_dead_letter": letter},
+        extra={
+            "statefun_function": letter.function,
+            "statefun_id": letter.id,
+            "statefun_typename": letter.typename,
+            "statefun_error": one_line(f"{letter.error_type}: {letter.error}"),
+            # The whole letter, for a handler of your own; it holds the payload, so
+            # statefun.serve.JsonFormatter leaves it out.
+            "statefun_dead_letter": letter,
+        },
     )
+
+
+def _fields(exc: InvocationFailed | InvalidResult | StateTypeMismatch) -> dict[str, object]:
+    """The structured ``extra`` of a failed request's record: where, and what went wrong."""
+    if isinstance(exc, StateTypeMismatch):
+        return {"statefun_state": exc.name, "statefun_error": one_line(str(exc))}
+    cause = exc.__cause__
+    error = (
+        one_line(f"{type(cause).__name__}: {cause}") if cause is not None else one_line(str(exc))
+    )
+    fields: dict[str, object] = {"statefun_function": exc.function, "statefun_id": exc.id}
+    if isinstance(exc, InvocationFailed):
+        fields["statefun_typename"] = exc.typename
+    fields["statefun_error"] = error
+    return fields
 
 
 def make_app(

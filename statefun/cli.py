@@ -19,7 +19,17 @@ from pathlib import Path
 from . import json_schema, module_yaml
 from ._handler import DEFAULT_INVOCATION_TIMEOUT
 from .loader import CliError, load_functions
-from .serve import DEFAULT_GRACE_PERIOD, DEFAULT_KEEPALIVE_TIMEOUT, ServeOptions, TlsOptions, serve
+from .serve import (
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_UDS_MODE,
+    HEALTH_PATH,
+    READY_PATH,
+    JsonFormatter,
+    ServeOptions,
+    TlsOptions,
+    serve,
+)
 
 __all__ = ("main",)
 
@@ -29,17 +39,32 @@ def _serve_command(args: argparse.Namespace) -> int:
     if not len(functions):
         raise CliError(f"{args.target} has no functions registered")
     options = _serve_options(args)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(args.log_format)
     return serve(functions, options)
+
+
+def _configure_logging(log_format: str) -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def _serve_options(args: argparse.Namespace) -> ServeOptions:
     """The parsed ``statefun serve`` command line as the one value :func:`serve` takes."""
+    if args.uds is not None:
+        for option, value in (("--host", args.host), ("--port", args.port)):
+            if value is not None:
+                raise CliError(
+                    f"--uds and {option} cannot be used together: a socket file has no {option[2:]}"
+                )
+    elif args.uds_mode is not None:
+        raise CliError("--uds-mode needs --uds: it is the socket file's permissions")
     return ServeOptions(
-        host=args.host,
-        port=args.port,
+        host="127.0.0.1" if args.host is None else args.host,
+        port=8000 if args.port is None else args.port,
         path=args.path,
         max_body_size=args.max_body_size,
         grace_period=args.grace_period,
@@ -49,6 +74,10 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         metrics=args.metrics or args.metrics_port is not None,
         metrics_port=args.metrics_port,
         tracing=args.tracing,
+        drain_delay=args.drain_delay,
+        access_log=args.access_log,
+        uds=args.uds,
+        uds_mode=DEFAULT_UDS_MODE if args.uds_mode is None else args.uds_mode,
     )
 
 
@@ -92,6 +121,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _mode(text: str) -> int:
+    try:
+        value = int(text, 8)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0o777:
+        raise argparse.ArgumentTypeError(f"expected an octal file mode such as 660, got {text!r}")
+    return value
+
+
 def _run_command(args: argparse.Namespace) -> int:
     from .local._cli import run
 
@@ -111,10 +150,28 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODULE:ATTR",
         help="the Functions registry, e.g. examples.greeter.functions:functions",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    # Defaults of None, so that --uds can tell them from values given.
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8000)")
     serve.add_argument(
-        "--path", default="/statefun", help="URL path to answer on (default /statefun)"
+        "--path",
+        default="/statefun",
+        help=f"URL path to answer on (default /statefun; {HEALTH_PATH} and {READY_PATH} are"
+        " the probes')",
+    )
+    serve.add_argument(
+        "--uds",
+        type=Path,
+        metavar="PATH",
+        help="listen on this Unix socket file (its name ending in .sock) instead of a host and"
+        " port: for the runtime's OkHttp transport and an http+unix:// URL",
+    )
+    serve.add_argument(
+        "--uds-mode",
+        type=_mode,
+        metavar="MODE",
+        help=f"permissions of the --uds socket file, in octal (default {DEFAULT_UDS_MODE:o}:"
+        " owner and group may connect)",
     )
     serve.add_argument(
         "--max-body-size",
@@ -129,6 +186,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="on SIGTERM or SIGINT, how long requests in flight get to finish before they are"
         f" cancelled (default {DEFAULT_GRACE_PERIOD:g})",
+    )
+    serve.add_argument(
+        "--drain-delay",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help=f"on SIGTERM or SIGINT, how long to go on serving, {READY_PATH} answering 503,"
+        " before new connections are refused and the grace period starts (default 0)",
     )
     serve.add_argument(
         "--keepalive-timeout",
@@ -146,6 +211,18 @@ def _parser() -> argparse.ArgumentParser:
         help="how long an async function may take for one message before the request is"
         " answered 500 (the runtime retries); 0 for no limit"
         f" (default {DEFAULT_INVOCATION_TIMEOUT.total_seconds():g})",
+    )
+    logs = serve.add_argument_group("logs")
+    logs.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log one line per request (default: none; failures are logged either way)",
+    )
+    logs.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines, or one JSON object per record (default text)",
     )
     tls = serve.add_argument_group("TLS")
     tls.add_argument(

@@ -18,6 +18,10 @@ another replica), and the status is 1. A signal during the drain is logged and
 otherwise ignored, so a second SIGTERM cannot cut answers short; SIGKILL stops
 the process at once.
 
+With ``drain_delay``, the drain waits that long first, serving as before while
+``/readyz`` answers 503, so that load balancers stop sending new connections
+before the listening socket closes.
+
 With ``metrics``, ``GET /metrics`` answers Prometheus text (on ``metrics_port``
 instead, when given: plain HTTP on the same host); with ``tracing``, each
 request and invocation is an OpenTelemetry span, set up from the ``OTEL_*``
@@ -27,24 +31,35 @@ queued are exported before the process ends.
 With TLS, SIGHUP reloads the certificate chain and key from the same files:
 handshakes from then on present the new certificate, open connections keep
 theirs, and files that do not load are logged and leave the old ones in use.
+
+Besides the functions' ``path``, the server answers ``GET /healthz`` (liveness:
+200 while it serves) and ``GET /readyz`` (readiness: 200, then 503 from the
+first SIGTERM or SIGINT on). With ``uds``, it listens on a Unix socket file
+instead of a TCP port, and also answers on the path the runtime's OkHttp
+transport asks for over a socket (``/%2Fstatefun`` for ``/statefun``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import ssl
+import stat
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import msgspec
 
 from ._errors import DefinitionError
 from ._handler import DEFAULT_INVOCATION_TIMEOUT
 from ._registry import Functions
+from ._unix import okhttp_path, split_unix_url, unix_url
 from .loader import CliError
 
 # aiohttp is imported when serving starts: `statefun run` builds the same
@@ -58,6 +73,10 @@ if TYPE_CHECKING:
 __all__ = (
     "DEFAULT_GRACE_PERIOD",
     "DEFAULT_KEEPALIVE_TIMEOUT",
+    "DEFAULT_UDS_MODE",
+    "HEALTH_PATH",
+    "READY_PATH",
+    "JsonFormatter",
     "ServeOptions",
     "TlsOptions",
     "serve",
@@ -77,6 +96,16 @@ Longer than the runtime keeps a connection idle in its pool (the async
 transport's ``pool_ttl`` is 15 s, OkHttp's pool 1 min), so the server seldom
 closes one the runtime is about to reuse; short enough that idle or stalled
 clients give their sockets back (aiohttp's own default is an hour)."""
+
+HEALTH_PATH = "/healthz"
+"""Liveness: ``GET`` answers 200 as long as the process serves, drain included."""
+
+READY_PATH = "/readyz"
+"""Readiness: ``GET`` answers 200, and 503 from the first SIGTERM or SIGINT on."""
+
+DEFAULT_UDS_MODE = 0o660
+"""Permissions of the socket file: its owner and group may connect (connecting
+needs write permission), others not, whatever the umask."""
 
 # aiohttp's own shutdown, after the grace: it waits this long for cancelled
 # requests to unwind, twice over. Small, since the process is to be gone soon
@@ -140,6 +169,16 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
     tracing
         An OpenTelemetry span per request and per invocation (needs
         ``opentelemetry-sdk``), exported as the ``OTEL_*`` variables say.
+    drain_delay
+        Seconds to go on serving after SIGTERM or SIGINT, with ``/readyz``
+        answering 503, before new connections are refused and the grace begins.
+    access_log
+        Log one line per request (aiohttp's access log, INFO on ``aiohttp.access``).
+    uds
+        Listen on this Unix socket file instead of ``host`` and ``port``; its name
+        must end in ``.sock`` (the runtime's ``http+unix://`` URLs need it).
+    uds_mode
+        Permissions of the socket file.
     """
 
     host: str = "127.0.0.1"
@@ -153,6 +192,10 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
     metrics: bool = False
     metrics_port: int | None = None
     tracing: bool = False
+    drain_delay: float = 0.0
+    access_log: bool = False
+    uds: Path | None = None
+    uds_mode: int = DEFAULT_UDS_MODE
 
 
 def serve(functions: Functions, options: ServeOptions) -> int:
@@ -160,9 +203,11 @@ def serve(functions: Functions, options: ServeOptions) -> int:
 
     0 when every request in flight was answered within the grace period, 1 when
     some had to be cancelled. Raises :class:`statefun.loader.CliError` for TLS
-    files that cannot be used, for an address it cannot listen on, and for
-    metrics or tracing without their packages.
+    files that cannot be used, for an address or socket file it cannot listen on,
+    for options that do not go together, and for metrics or tracing without their
+    packages.
     """
+    _check(options)
     context = ssl_context(options.tls) if options.tls is not None else None
     extras = _Observability(options)
     try:
@@ -257,6 +302,70 @@ async def _start_metrics(
             f" {exc.strerror or exc}"
         ) from None
     return runner, runner.addresses[0][1]
+
+
+def _check(options: ServeOptions) -> None:
+    """Raise a CliError for options that do not go together."""
+    for taken, probe in ((HEALTH_PATH, "liveness"), (READY_PATH, "readiness")):
+        if options.path == taken:
+            raise CliError(
+                f"--path {taken} is where the {probe} probe is answered: serve the functions"
+                " on another path"
+            )
+    if options.uds is not None and options.tls is not None:
+        raise CliError(
+            "--uds cannot be used with --tls-cert: the runtime speaks plain HTTP over a Unix"
+            " socket, even to an https+unix:// URL"
+        )
+    if not 0 <= options.uds_mode <= 0o777:
+        raise CliError(f"--uds-mode {options.uds_mode:o} is not a file mode (000 to 777)")
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats each log record as one line of JSON: for ``statefun serve --log-format json``.
+
+    Keys: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``; the
+    record's ``statefun_*`` fields that are plain values (function, id, typename
+    and error of a failed request or a dead letter); for ``aiohttp.access`` lines
+    the request's fields as aiohttp names them (``remote_address``,
+    ``first_request_line``, ``response_status``, ``response_size``,
+    ``request_header``); and ``exception``, the traceback, when there is one.
+
+    >>> handler = logging.StreamHandler()
+    >>> handler.setFormatter(JsonFormatter())
+    >>> logging.basicConfig(level=logging.INFO, handlers=[handler])
+    """
+
+    _ACCESS_FIELDS = (
+        "remote_address",
+        "first_request_line",
+        "response_status",
+        "response_size",
+        "request_header",
+    )
+
+    def format(self, record: logging.LogRecord) -> str:
+        time = datetime.fromtimestamp(record.created, timezone.utc)
+        entry: dict[str, object] = {
+            "time": time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = record.__dict__
+        for key, value in fields.items():
+            # Plain values only: an object such as a DeadLetter holds the payload.
+            if key.startswith("statefun_") and isinstance(value, (str, int, float)):
+                entry[key] = value
+        if record.name == "aiohttp.access":
+            entry.update((key, fields[key]) for key in self._ACCESS_FIELDS if key in fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return msgspec.json.encode(entry, enc_hook=str).decode()
 
 
 def ssl_context(tls: TlsOptions) -> ssl.SSLContext:
@@ -422,9 +531,11 @@ async def _start(
     context: ssl.SSLContext | None,
     in_flight: _InFlight,
     extras: _Observability,
-) -> tuple[web.AppRunner, web.TCPSite]:
+    shutdown: _Shutdown,
+) -> tuple[web.AppRunner, web.BaseSite, _SocketFile | None]:
     """Build the application, runner and site for ``options``, and start listening."""
     from aiohttp import web
+    from aiohttp.log import access_logger
 
     from .aiohttp import make_app
 
@@ -436,6 +547,7 @@ async def _start(
         invocation_timeout=None if limit is None else timedelta(seconds=limit),
         middleware=extras.middleware,
     )
+    _add_routes(app, options, shutdown)
     if extras.metrics is not None and options.metrics_port is None:
         app.router.add_get("/metrics", _scrape(extras.metrics))
 
@@ -447,20 +559,152 @@ async def _start(
 
     app.middlewares.append(track)
     runner = web.AppRunner(
-        app, keepalive_timeout=options.keepalive_timeout, shutdown_timeout=_UNWIND_SECONDS
+        app,
+        keepalive_timeout=options.keepalive_timeout,
+        shutdown_timeout=_UNWIND_SECONDS,
+        # None: no access logger at all, so a request costs no log call.
+        access_log=access_logger if options.access_log else None,
     )
     await runner.setup()
-    site = web.TCPSite(runner, options.host, options.port, ssl_context=context)
+    socket_file = None
+    site: web.BaseSite
     try:
+        if options.uds is not None:
+            socket_file = _SocketFile.bind(options.uds, options.uds_mode)
+            site = web.SockSite(runner, socket_file.socket)
+        else:
+            site = web.TCPSite(runner, options.host, options.port, ssl_context=context)
         await site.start()
     except BaseException as exc:
         await runner.cleanup()
+        if socket_file is not None:
+            socket_file.remove()
         if isinstance(exc, OSError):
-            raise CliError(
-                f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}"
-            ) from None
+            where = f"--uds {options.uds}" if options.uds else f"{options.host}:{options.port}"
+            raise CliError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         raise
-    return runner, site
+    return runner, site, socket_file
+
+
+def _add_routes(app: web.Application, options: ServeOptions, shutdown: _Shutdown) -> None:
+    """Every route ``statefun serve`` adds to :func:`statefun.aiohttp.make_app`'s one."""
+    from aiohttp import web
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(request: web.Request) -> web.Response:
+        if shutdown.requested.is_set():
+            return web.Response(status=503, text="shutting down\n")
+        return web.Response(text="ready\n")
+
+    app.router.add_get(HEALTH_PATH, healthz)
+    app.router.add_get(READY_PATH, readyz)
+    if options.uds is not None:
+        # OkHttp asks for `/%2Fstatefun` over a Unix socket: see statefun._unix.
+        functions = next(
+            route.handler
+            for route in app.router.routes()
+            if route.method == "POST"
+            and route.resource is not None
+            and route.resource.canonical == options.path
+        )
+        app.router.add_post(_routed(okhttp_path(options.path)), functions)
+
+
+def _routed(path: str) -> str:
+    """``path`` as aiohttp's router compares it: decoded, but for ``%2F`` and ``%25``."""
+    return "%2F".join("%25".join(map(unquote, part.split("%25"))) for part in path.split("%2F"))
+
+
+class _SocketFile:
+    """A Unix socket file this process bound: removed at exit, unless replaced since."""
+
+    def __init__(self, path: str, sock: socket.socket) -> None:
+        self.path = path
+        self.socket = sock
+        found = os.stat(path)
+        self._identity = (found.st_dev, found.st_ino)
+
+    @classmethod
+    def bind(cls, given: Path, mode: int) -> _SocketFile:
+        """Bind a socket at ``given`` with ``mode``, replacing a stale socket file there.
+
+        Raises CliError for a name the runtime cannot use, a file that is not a
+        socket, a socket another process listens on, and a path it cannot bind.
+        """
+        path = os.path.abspath(given)  # the runtime needs it whole; `..` taken out
+        found = split_unix_url(unix_url(path, "/"))
+        if found is None:
+            raise CliError(
+                f"--uds {given}: the file name must end in `.sock`; the runtime finds the"
+                " socket in an `http+unix://` URL by that suffix"
+            )
+        if found[0] != path:
+            raise CliError(
+                f"--uds {given}: the folder {found[0]} ends in `.sock`, so the runtime would"
+                " take it for the socket; put the socket where only its own name does"
+            )
+        _remove_stale(path, given)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Bound under a umask that leaves only the owner in, then opened up to `mode`:
+        # the file is never more open than asked, not even for an instant.
+        umask = os.umask(0o177)
+        try:
+            sock.bind(path)
+        except OSError as exc:
+            sock.close()
+            raise CliError(f"cannot listen on --uds {given}: {exc.strerror or exc}") from None
+        finally:
+            os.umask(umask)
+        try:
+            os.chmod(path, mode)
+            return cls(path, sock)
+        except OSError as exc:
+            sock.close()
+            os.unlink(path)
+            raise CliError(f"cannot set --uds-mode on {given}: {exc.strerror or exc}") from None
+
+    def remove(self) -> None:
+        """Remove the file, if it is still the one bound: a newer server's stays."""
+        self.socket.close()
+        try:
+            found = os.stat(self.path)
+            if (found.st_dev, found.st_ino) == self._identity:
+                os.unlink(self.path)
+        except OSError:
+            pass  # already gone, or its folder too: nothing left to clean
+
+
+def _remove_stale(path: str, given: Path) -> None:
+    """Remove a socket file no process listens on; raise CliError for anything else there."""
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CliError(f"cannot listen on --uds {given}: {exc.strerror or exc}") from None
+    if not stat.S_ISSOCK(found.st_mode):
+        raise CliError(f"--uds {given} exists and is not a socket: not replacing it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        pass  # left by a process that was killed
+    except OSError as exc:
+        raise CliError(f"cannot listen on --uds {given}: {exc.strerror or exc}") from None
+    else:
+        raise CliError(f"--uds {given}: another process is listening on it")
+    finally:
+        probe.close()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CliError(f"cannot remove the stale --uds {given}: {exc.strerror or exc}") from None
+    logger.info("removed the stale socket file %s, which no process listened on", path)
 
 
 async def _serve(
@@ -478,26 +722,39 @@ async def _serve(
         loop.add_signal_handler(sig, shutdown, sig.name)
     if context is not None and options.tls is not None:
         loop.add_signal_handler(signal.SIGHUP, _reload, context, options.tls)
-    runner, site = await _start(functions, options, context, in_flight, extras)
+    runner, site, socket_file = await _start(
+        functions, options, context, in_flight, extras, shutdown
+    )
     try:
         metrics_site = await _start_metrics(extras.metrics, options)
     except BaseException:
         await runner.cleanup()
+        if socket_file is not None:
+            socket_file.remove()
         raise
     try:
-        port = runner.addresses[0][1]
-        scheme = "https" if context is not None else "http"
+        if socket_file is not None:
+            where = unix_url(socket_file.path, options.path)
+        else:
+            port = runner.addresses[0][1]
+            scheme = "https" if context is not None else "http"
+            where = f"{scheme}://{options.host}:{port}{options.path}"
         mutual = " (mutual TLS)" if options.tls is not None and options.tls.client_ca else ""
         names = ", ".join(f.typename for f in functions)
-        print(
-            f"statefun: serving {names} at {scheme}://{options.host}:{port}{options.path}{mutual}",
-            flush=True,
-        )
+        print(f"statefun: serving {names} at {where}{mutual}", flush=True)
         if metrics_site is not None:
             print(
                 f"statefun: metrics at http://{options.host}:{metrics_site[1]}/metrics", flush=True
             )
         await shutdown.requested.wait()
+        if options.drain_delay > 0:
+            logger.info(
+                "%s: %s answers 503; serving on for %g s before refusing new connections",
+                shutdown.signal_name,
+                READY_PATH,
+                options.drain_delay,
+            )
+            await asyncio.sleep(options.drain_delay)
         await site.stop()
         # Requests that have just arrived get to reach the handler, so they are
         # counted as in flight rather than dropped with their idle connection.
@@ -523,6 +780,8 @@ async def _serve(
         await runner.cleanup()
         if metrics_site is not None:
             await metrics_site[0].cleanup()
+        if socket_file is not None:
+            socket_file.remove()
 
 
 def _close_connections(runner: web.AppRunner, in_flight: _InFlight) -> None:

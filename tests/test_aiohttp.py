@@ -69,6 +69,15 @@ def fresh_greeter() -> web.Application:
     return make_app(greeter_functions)
 
 
+def fields(record: logging.LogRecord) -> dict[str, object]:
+    """The record's structured ``extra``: its plain ``statefun_*`` values."""
+    return {
+        key: value
+        for key, value in vars(record).items()
+        if key.startswith("statefun_") and isinstance(value, str)
+    }
+
+
 class TestAnswers:
     def test_success_is_200_with_exactly_octet_stream(self) -> None:
         body = request(ANA, GREET_ANA, state={"visits": None})
@@ -224,6 +233,13 @@ class TestFunctionErrors:
         assert record.exc_info is not None
         assert isinstance(record.exc_info[1], RuntimeError)
         assert str(record.exc_info[1]) == "three is not allowed"
+        # The same facts as fields, for structured logs (statefun serve --log-format json).
+        assert fields(record) == {
+            "statefun_function": "test/fails",
+            "statefun_id": "id-7",
+            "statefun_typename": "io.statefun.types/int",
+            "statefun_error": "RuntimeError: three is not allowed",
+        }
 
 
 class TestConcurrentRequests:
@@ -286,11 +302,19 @@ class TestResultErrors:
         assert answer == (
             b"function `test/overflow` id='id-9': the results of a batch of 2 messages cannot be"
             b" sent: Send to `test/overflow` id='x': `io.statefun.types/int`: cannot encode a"
-            b" `int`: 1099511627776 is outside the 32-bit range; use LONG\n"
+            b" `int`: the value is outside the 32-bit range; use LONG\n"
         )
         [record] = [r for r in caplog.records if r.name == "statefun"]
         assert record.exc_info is not None
         assert type(record.exc_info[1]).__name__ == "SerdeError"
+        # A batch's results: no one message to blame, so no typename.
+        assert fields(record) == {
+            "statefun_function": "test/overflow",
+            "statefun_id": "id-9",
+            "statefun_error": "SerdeError: Send to `test/overflow` id='x':"
+            " `io.statefun.types/int`: cannot encode a `int`: the value is outside the 32-bit"
+            " range; use LONG",
+        }
 
 
 class TestStateStoredUnderAnotherType:
@@ -308,6 +332,7 @@ class TestStateStoredUnderAnotherType:
         assert (status, answer.decode()) == (500, expected + "\n")
         [record] = [r for r in caplog.records if r.name == "statefun"]
         assert record.getMessage() == expected
+        assert fields(record) == {"statefun_state": "count", "statefun_error": expected}
 
 
 class TestTextFromTheRequestStaysOnOneLine:
@@ -390,6 +415,22 @@ class TestDeadLettersAndTimeouts:
             " it accepts `io.statefun.types/int`",
         ]
         assert all("hunter2" not in m for m in messages)
+        records = [r for r in caplog.records if r.name == "statefun"]
+        assert [fields(r) for r in records] == [
+            {
+                "statefun_function": "test/picky",
+                "statefun_id": "p",
+                "statefun_typename": "io.statefun.types/int",
+                "statefun_error": "statefun.Permanent: 13 is unlucky",
+            },
+            {
+                "statefun_function": "test/picky",
+                "statefun_id": "p",
+                "statefun_typename": "test/Secret",
+                "statefun_error": "statefun.UnknownMessageType: function `test/picky` cannot"
+                " handle `test/Secret`; it accepts `io.statefun.types/int`",
+            },
+        ]
 
     def test_a_slow_async_function_is_a_500_naming_function_id_and_message(
         self, caplog: pytest.LogCaptureFixture

@@ -19,11 +19,13 @@ from .._address import Address
 from .._errors import DefinitionError
 from .._handler import Handler
 from .._registry import Functions
+from .._unix import UNIX_SCHEMES, okhttp_path, split_unix_url
 from ._errors import EndpointFailure, RoutingFailure
 from ._module import Module
 
 if TYPE_CHECKING:
     import aiohttp
+    from yarl import URL
 
 __all__ = ("HttpTransport", "InProcess", "MockTransport", "Transport")
 
@@ -89,6 +91,11 @@ class HttpTransport:
     answer must be 2xx with exactly ``Content-Type: application/octet-stream``
     (the OkHttp transport's rule, the stricter of the two).
 
+    An ``http+unix:///run/statefun/functions.sock/statefun`` URL is reached over
+    that Unix socket with the request OkHttp sends for it: ``POST /%2Fstatefun``,
+    ``Host: unused`` (the path after the ``.sock`` file as one encoded segment),
+    so a server that answers this transport answers the runtime's.
+
     Parameters
     ----------
     url
@@ -97,12 +104,14 @@ class HttpTransport:
         The whole time one request may take (the runtime's ``call`` timeout).
     """
 
-    __slots__ = ("url", "timeout", "_session")
+    __slots__ = ("url", "timeout", "_session", "_unix_sessions")
 
     def __init__(self, url: str | Module, *, timeout: timedelta = timedelta(minutes=1)) -> None:
         self.url = url
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        # A connector is bound to one socket file: one session per file.
+        self._unix_sessions: dict[str, aiohttp.ClientSession] = {}
 
     def url_for(self, target: Address) -> str:
         """The URL the request for ``target`` goes to."""
@@ -118,13 +127,10 @@ class HttpTransport:
 
         url = self.url_for(target)
         where = f"{target.typename} id={target.id!r} at {url}"
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout.total_seconds())
-            )
+        session, post_to = self._session_for(url, where)
         headers = {"Content-Type": _OCTET_STREAM, "Accept": _OCTET_STREAM}
         try:
-            async with self._session.post(url, data=body, headers=headers) as response:
+            async with session.post(post_to, data=body, headers=headers) as response:
                 answer = await response.read()
                 status = response.status
                 content_type = response.headers.get("Content-Type")
@@ -148,10 +154,37 @@ class HttpTransport:
             )
         return answer
 
+    def _session_for(self, url: str, where: str) -> tuple[aiohttp.ClientSession, str | URL]:
+        """The session that reaches ``url``, and what to POST to on it."""
+        import aiohttp
+        from yarl import URL
+
+        timeout = aiohttp.ClientTimeout(total=self.timeout.total_seconds())
+        if url.partition(":")[0].lower() not in UNIX_SCHEMES:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(timeout=timeout)
+            return self._session, url
+        parts = split_unix_url(url)
+        if parts is None:  # the runtime's own words, from UnixDomainHttpEndpoint
+            raise EndpointFailure("Unix Domain Socket path should contain a .sock file", where)
+        socket_file, path = parts
+        session = self._unix_sessions.get(socket_file)
+        if session is None:
+            session = aiohttp.ClientSession(
+                connector=aiohttp.UnixConnector(path=socket_file), timeout=timeout
+            )
+            self._unix_sessions[socket_file] = session
+        # encoded=True, or the client would decode %2F back into a slash.
+        return session, URL(f"http://unused{okhttp_path(path)}", encoded=True)
+
     async def aclose(self) -> None:
+        sessions = [*self._unix_sessions.values()]
         if self._session is not None:
-            await self._session.close()
-            self._session = None
+            sessions.append(self._session)
+        self._session = None
+        self._unix_sessions.clear()
+        for session in sessions:
+            await session.close()
 
     def __repr__(self) -> str:
         return f"HttpTransport({self.url!r})"

@@ -56,7 +56,8 @@ class _IntSerde:
     def encode(self, value: int, /) -> bytes:
         _require(value, int, "int")
         if not -0x80000000 <= value <= 0x7FFFFFFF:
-            raise ValueError(f"{value} is outside the 32-bit range; use LONG")
+            # Not the value itself: this text reaches logs, which never hold payloads.
+            raise ValueError("the value is outside the 32-bit range; use LONG")
         return b"\x0d" + _I32.pack(value) if value else b""
 
     def decode(self, data: bytes, /) -> int:
@@ -73,7 +74,7 @@ class _LongSerde:
     def encode(self, value: int, /) -> bytes:
         _require(value, int, "int")
         if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
-            raise ValueError(f"{value} is outside the 64-bit range")
+            raise ValueError("the value is outside the 64-bit range")
         return b"\x09" + _I64.pack(value) if value else b""
 
     def decode(self, data: bytes, /) -> int:

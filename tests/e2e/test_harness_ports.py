@@ -158,6 +158,11 @@ kind: io.statefun.endpoints.v2/http
 spec:
   functions: local/*
   urlPathTemplate: http://localhost:8000/{function.name}
+---
+kind: io.statefun.endpoints.v2/http
+spec:
+  functions: sidecar/*
+  urlPathTemplate: http+unix:///run/statefun/functions.sock/statefun
 """
     urls = [
         d["spec"]["urlPathTemplate"]
@@ -166,6 +171,7 @@ spec:
     assert urls == [
         "https://functions.example.com:8443/{function.name}",
         "http://127.0.0.1:2/{function.name}",
+        "http+unix:///run/statefun/functions.sock/statefun",
     ]
 
 

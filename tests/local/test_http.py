@@ -42,6 +42,24 @@ def serving(app: web.Application) -> Generator[str, None, None]:
         loop.close()
 
 
+@contextmanager
+def serving_unix(app: web.Application, socket_file: Path) -> Generator[None, None, None]:
+    """Serve ``app`` on the Unix socket ``socket_file`` from a thread of its own."""
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.UnixSite(runner, str(socket_file)).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
 def answering(status: int, body: bytes, content_type: str) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         await request.read()
@@ -123,6 +141,67 @@ class TestRefusedAnswers:
 
     def test_nobody_listening(self) -> None:
         runtime = LocalRuntime(transport=HttpTransport(f"http://127.0.0.1:{free_port()}/statefun"))
+        runtime.send(Address("test/any", "x"), STRING, "hi")
+        with pytest.raises(
+            EndpointFailure, match="^Failure forwarding a message to a remote function"
+        ):
+            runtime.run_until_idle()
+
+
+class TestUnixSocket:
+    """``http+unix://`` URLs, sent as the runtime's OkHttp transport sends them."""
+
+    def test_the_request_okhttp_sends(self, short_tmp: Path) -> None:
+        seen: list[tuple[str, str | None]] = []
+
+        async def handle(request: web.Request) -> web.Response:
+            await request.read()
+            seen.append((request.raw_path, request.headers.get("Host")))
+            return web.Response(body=b"", content_type="application/octet-stream")
+
+        app = web.Application()
+        app.router.add_route("*", "/{any:.*}", handle)
+        socket_file = short_tmp / "functions.sock"
+        with serving_unix(app, socket_file):
+            runtime = LocalRuntime(transport=HttpTransport(f"http+unix://{socket_file}/statefun"))
+            runtime.send(Address("test/any", "x"), STRING, "hi")
+            runtime.run_until_idle()
+        # One path segment, its slash encoded, as OkHttp's addPathSegment makes it.
+        assert seen == [("/%2Fstatefun", "unused")]
+
+    def test_endpoint_urls_from_the_module(self, short_tmp: Path) -> None:
+        seen: list[str] = []
+
+        async def handle(request: web.Request) -> web.Response:
+            await request.read()
+            seen.append(request.raw_path)
+            return web.Response(body=b"", content_type="application/octet-stream")
+
+        app = web.Application()
+        app.router.add_route("*", "/{any:.*}", handle)
+        socket_file = short_tmp / "functions.sock"
+        text = GREETER_YAML.read_text().replace(
+            "http://127.0.0.1:8000/statefun", f"http+unix://{socket_file}/fn/{{function.name}}"
+        )
+        with serving_unix(app, socket_file), LocalRuntime(module=Module.parse(text)) as runtime:
+            runtime.ingest("names", "Ana", b'{"name": "Ana"}')
+            runtime.run_until_idle()
+        assert seen == ["/%2Ffn%2Fperson"]
+
+    def test_a_url_without_a_sock_file(self) -> None:
+        runtime = LocalRuntime(transport=HttpTransport("http+unix:///run/functions/statefun"))
+        runtime.send(Address("test/any", "x"), STRING, "hi")
+        with pytest.raises(EndpointFailure) as info:
+            runtime.run_until_idle()
+        # The runtime's own words (UnixDomainHttpEndpoint.indexOfSockFile).
+        assert str(info.value) == (
+            "Unix Domain Socket path should contain a .sock file"
+            " (test/any id='x' at http+unix:///run/functions/statefun)"
+        )
+
+    def test_nobody_listening(self, short_tmp: Path) -> None:
+        url = f"http+unix://{short_tmp}/gone.sock/statefun"
+        runtime = LocalRuntime(transport=HttpTransport(url))
         runtime.send(Address("test/any", "x"), STRING, "hi")
         with pytest.raises(
             EndpointFailure, match="^Failure forwarding a message to a remote function"

@@ -42,11 +42,16 @@ def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 class Served:
-    """``statefun serve ARGS --port 0``, started and waited for; ``port`` is the one it chose."""
+    """``statefun serve ARGS --port 0``, started and waited for; ``port`` is the one it chose.
+
+    With ``--uds PATH`` among ``ARGS`` it gets no ``--port``: ``socket_file`` is then
+    the file the serving line names, and ``port`` is 0.
+    """
 
     def __init__(self, *args: str) -> None:
+        listen = [] if "--uds" in args else ["--port", "0"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "statefun", "serve", *args, "--port", "0"],
+            [sys.executable, "-m", "statefun", "serve", *args, *listen],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -62,6 +67,12 @@ class Served:
         except BaseException:
             self.stop()
             raise
+        self.socket_file = ""
+        self.port = 0
+        unix = re.search(r"http\+unix://(\S+?\.sock)", serving)
+        if unix is not None:
+            self.socket_file = unix.group(1)
+            return
         found = re.search(r"https?://[^:]+:(\d+)/", serving)
         assert found is not None, serving
         self.port = int(found.group(1))

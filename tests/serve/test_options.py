@@ -9,7 +9,12 @@ import pytest
 
 from statefun.aiohttp import DEFAULT_MAX_BODY_SIZE
 from statefun.cli import main
-from statefun.serve import DEFAULT_GRACE_PERIOD, DEFAULT_KEEPALIVE_TIMEOUT, ServeOptions
+from statefun.serve import (
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_UDS_MODE,
+    ServeOptions,
+)
 
 
 def test_the_defaults() -> None:
@@ -23,6 +28,10 @@ def test_the_defaults() -> None:
     # Inside the runtime's call budget (1 min OkHttp, 2 min async), so a retry can succeed.
     assert options.invocation_timeout == 30
     assert options.tls is None
+    # No wait before the drain, no line per request, TCP; a socket file only its
+    # owner and group may connect to.
+    assert (options.drain_delay, options.access_log, options.uds) == (0, False, None)
+    assert options.uds_mode == DEFAULT_UDS_MODE == 0o660
 
 
 @pytest.mark.parametrize(
@@ -33,6 +42,7 @@ def test_the_defaults() -> None:
         ("--grace-period", "nan", "expected a number of seconds, 0 or more, got 'nan'"),
         ("--keepalive-timeout", "inf", "expected a number of seconds, 0 or more, got 'inf'"),
         ("--keepalive-timeout", "0", "expected a number of seconds above 0, got '0'"),
+        ("--drain-delay", "-5", "expected a number of seconds, 0 or more, got '-5'"),
     ],
 )
 def test_bad_seconds(

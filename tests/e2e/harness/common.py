@@ -44,6 +44,17 @@ def port_open(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
             return False
 
 
+def unix_socket_open(path: Path, timeout: float = 0.5) -> bool:
+    """Whether a process accepts connections on the Unix socket file ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+            return True
+        except OSError:
+            return False
+
+
 def ensure_ports_free(ports: Iterable[int], what: str) -> None:
     busy = [p for p in ports if port_open(p)]
     if busy:

@@ -8,7 +8,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .common import HOST, REPO_ROOT, ensure_ports_free, log, port_open, wait_until
+from .common import (
+    HOST,
+    REPO_ROOT,
+    ensure_ports_free,
+    log,
+    port_open,
+    unix_socket_open,
+    wait_until,
+)
 from .processes import ManagedProcess, RunDir
 
 # In a FunctionServer's argv this becomes its port: the port is the run's, picked when the run
@@ -38,7 +46,8 @@ class FunctionServer:
     """A function server process (argv given by the test) serving on ``127.0.0.1:port``.
 
     ``port`` defaults to the run's function port, the one the job's module.yaml is rendered
-    with; :data:`PORT_ARG` anywhere in ``argv`` is replaced by it.
+    with; :data:`PORT_ARG` anywhere in ``argv`` is replaced by it. With ``uds`` (a server
+    started with ``--uds`` that path), the server is waited for on that socket file instead.
     """
 
     def __init__(
@@ -49,8 +58,10 @@ class FunctionServer:
         env: dict[str, str] | None = None,
         cwd: Path | str | None = None,
         name: str = "function",
+        uds: Path | str | None = None,
     ):
         self.run = run
+        self.uds = Path(uds) if uds is not None else None
         self.port = run.ports.function if port is None else port
         self.argv = [str(a).replace(PORT_ARG, str(self.port)) for a in argv]
         self.name = name
@@ -66,7 +77,8 @@ class FunctionServer:
         self.starts = 0
 
     def start(self, timeout: float = 30) -> FunctionServer:
-        ensure_ports_free([self.port], f"the function server {self.name}")
+        if self.uds is None:
+            ensure_ports_free([self.port], f"the function server {self.name}")
         self.starts += 1
         self.process = self.run.register(
             ManagedProcess(
@@ -75,20 +87,26 @@ class FunctionServer:
         ).start()
         t0 = time.monotonic()
         wait_until(
-            lambda: port_open(self.port),
+            self._listening,
             timeout,
-            f"{self.name} on port {self.port}",
+            f"{self.name} on {self._where()}",
             interval=0.1,
             check=self.process.check_alive,
         )
-        log(f"{self.name} listening on {HOST}:{self.port} after {time.monotonic() - t0:.1f}s")
+        log(f"{self.name} listening on {self._where()} after {time.monotonic() - t0:.1f}s")
         return self
+
+    def _listening(self) -> bool:
+        return unix_socket_open(self.uds) if self.uds is not None else port_open(self.port)
+
+    def _where(self) -> str:
+        return str(self.uds) if self.uds is not None else f"{HOST}:{self.port}"
 
     def kill(self) -> None:
         """SIGKILL (crash) and wait until the port is free."""
         if self.process:
             self.process.kill()
-        wait_until(lambda: not port_open(self.port), 15, f"port {self.port} to close")
+        wait_until(lambda: not self._listening(), 15, f"{self._where()} to close")
 
     def restart(self, timeout: float = 30) -> FunctionServer:
         self.kill()
