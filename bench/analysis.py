@@ -157,19 +157,29 @@ def batch_claim(ratio_by_batch: Mapping[int, float], from_batch: int, limit: flo
     )
 
 
-def linear_claim(cost_by_size: Mapping[int, float], low: float = 0.8, high: float = 1.2) -> Verdict:
-    """Cost grows linearly with state size: the log-log slope lies in [low, high].
+def linear_claim(cost_by_size: Mapping[int, float], tolerance: float = 1.5) -> Verdict:
+    """Cost is linear in state size: a fixed part plus the same cost per byte at every size.
 
-    Measured from the largest sizes (fixed costs flatten the small end), so the
-    slope is taken over every size but the smallest when there are three or more.
+    The cost per added byte between each pair of neighbouring sizes (the
+    marginal cost) must agree within ``tolerance``× from the smallest to the
+    largest; cost that grew faster than the size (decoding per message, a
+    quadratic copy) would make the later marginal costs larger. Needs three
+    sizes or more: two give one marginal cost, nothing to compare.
     """
     sizes = sorted(cost_by_size)
-    used = sizes[1:] if len(sizes) >= 3 else sizes
-    slope = loglog_slope([float(s) for s in used], [cost_by_size[s] for s in used])
+    if len(sizes) < 3:
+        raise ValueError("need three sizes or more")
+    marginal = [
+        (cost_by_size[b] - cost_by_size[a]) / (b - a)
+        for a, b in zip(sizes, sizes[1:], strict=False)
+    ]
+    spread_ = max(marginal) / min(marginal) if min(marginal) > 0 else math.inf
+    top = loglog_slope([float(sizes[-2]), float(sizes[-1])], [cost_by_size[s] for s in sizes[-2:]])
+    per_kib = ", ".join(f"{m * 1024:.3g}" for m in marginal)
     return Verdict(
-        f"cost linear in state size (log-log slope {low:g}–{high:g} from {used[0]:,} B up)",
-        low <= slope <= high,
-        f"slope {slope:.2f}",
+        f"cost linear in state size (the cost per added KiB within {tolerance:g}× across sizes)",
+        spread_ <= tolerance,
+        f"per added KiB: {per_kib} (×{spread_:.2f}); log-log slope {top:.2f} at the top",
     )
 
 

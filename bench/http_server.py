@@ -20,6 +20,8 @@ the server's own command, so the PID the runner started is the server's:
                 handler that awaits ``RequestReplyHandler.handle_async(await request.read())``
   ceiling       the HTTP ceiling: reads the body and answers the precomputed reply
                 for it (our SDK's answer, computed once at start-up), no SDK work
+  ceiling-uvicorn  the same ceiling as an ASGI app (app_ceiling.py) under uvicorn, with
+                ours-uvicorn's options: what uvicorn alone costs a request
   java          ``java -jar java/target/statefun-bench-java.jar PORT``: the official Java
                 SDK 3.3.0 on Undertow (bench/java/; bench/java_build.py builds it)
 
@@ -44,7 +46,7 @@ OCTET = "application/octet-stream"
 BENCH = Path(__file__).resolve().parent
 JAR = BENCH / "java" / "target" / "statefun-bench-java.jar"
 AIOHTTP_KINDS = ("ours-aiohttp", "official", "ceiling")
-EXEC_KINDS = ("ours", "ours-uvicorn", "ours-granian", "java")
+EXEC_KINDS = ("ours", "ours-uvicorn", "ours-granian", "ceiling-uvicorn", "java")
 
 
 def command(kind: str, port: int) -> list[str]:
@@ -53,9 +55,10 @@ def command(kind: str, port: int) -> list[str]:
     if kind == "ours":
         statefun = str(Path(py).parent / "statefun")
         return [statefun, "serve", "app_ours:functions", "--port", str(port)]
-    if kind == "ours-uvicorn":
+    if kind in ("ours-uvicorn", "ceiling-uvicorn"):
+        module = "app_ours" if kind == "ours-uvicorn" else "app_ceiling"
         return [
-            *(py, "-m", "uvicorn", "app_ours:app", "--host", "127.0.0.1", "--port", str(port)),
+            *(py, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(port)),
             *("--http", "httptools", "--loop", "uvloop", "--no-access-log"),
             *("--log-level", "warning"),
         ]

@@ -32,6 +32,8 @@ Servers:
   official-upb  the same, bench/.venv-official-upb (protobuf forced to ours' version)
   ceiling       aiohttp answering precomputed bytes (project .venv): the most
                 any aiohttp-served SDK could do on this machine
+  ceiling-uvicorn  the same under uvicorn (httptools, uvloop): the most any
+                uvicorn-served SDK could do
 """
 
 from __future__ import annotations
@@ -78,12 +80,24 @@ done = function(summary, latency, requests)
 end
 """
 
-# A request-count bound for one wrk thread (memory.py): stop once `limit` answers came back.
+# A request-count bound for one wrk thread (memory.py). wrk's own thread:stop() leaves
+# the main thread sleeping out -d, so once `limit` answers are in, the script prints
+# the same RESULT line done() would (no latencies; duration 0: wrk() times the run)
+# and exits wrk at once.
 LUA_LIMIT = """\
-local answered = 0
+local answered, bad = 0, 0
 response = function(status, headers, body)
   answered = answered + 1
-  if answered >= {limit} then wrk.thread:stop() end
+  if status ~= 200 then bad = bad + 1 end
+  if answered >= {limit} then
+    io.write(string.format(
+      "RESULT {{\\"requests\\": %d, \\"duration_us\\": 0, \\"p50_us\\": 0, \\"p90_us\\": 0, "
+      .. "\\"p99_us\\": 0, \\"max_us\\": 0, \\"connect\\": 0, \\"read\\": 0, \\"write\\": 0, "
+      .. "\\"status\\": %d, \\"timeout\\": 0}}\\n",
+      answered, bad))
+    io.stdout:flush()
+    os.exit(0)
+  end
 end
 """
 
@@ -203,6 +217,9 @@ def servers(labels: list[str]) -> list[Server]:
             "official-upb", upb, "official", "the same, protobuf forced to ours' (upb)"
         ),
         "ceiling": Server("ceiling", ours_py, "ceiling", "aiohttp answering precomputed bytes"),
+        "ceiling-uvicorn": Server(
+            "ceiling-uvicorn", ours_py, "ceiling-uvicorn", "uvicorn answering precomputed bytes"
+        ),
     }
     unknown = [x for x in labels if x not in every]
     if unknown:
@@ -234,7 +251,11 @@ def ensure_aiohttp(ss: list[Server]) -> str:
 def server_info(s: Server) -> dict[str, str]:
     if s.kind == "java":
         return {"runtime": java_build.java_version(), "protobuf": "shaded in the SDK jar"}
-    server_module = {"ours-uvicorn": "uvicorn", "ours-granian": "granian"}.get(s.kind, "aiohttp")
+    server_module = {
+        "ours-uvicorn": "uvicorn",
+        "ceiling-uvicorn": "uvicorn",
+        "ours-granian": "granian",
+    }.get(s.kind, "aiohttp")
     code = (
         "import platform, json, google.protobuf as p, importlib;"
         "from google.protobuf.internal import api_implementation as a;"
@@ -289,12 +310,15 @@ def wrk(
         url,
     ]
     cpu0 = tree_cpu_seconds(server_pid) if server_pid else 0.0
+    wall0 = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    wall = time.monotonic() - wall0
     cpu1 = tree_cpu_seconds(server_pid) if server_pid else 0.0
     m = re.search(r"^RESULT (\{.*\})$", out.stdout, re.M)
     if out.returncode != 0 or not m:
         raise SystemExit(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     result: dict[str, Any] = json.loads(m.group(1))
+    result["duration_us"] = result["duration_us"] or int(wall * 1e6)  # a count-bounded run
     bad = {k: result[k] for k in ("connect", "read", "write", "status", "timeout") if result[k]}
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
     if bad or non2xx:
@@ -355,6 +379,11 @@ def report(
         f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}. Command: `{cmd}` "
         f"({args.rounds} round{'s' if args.rounds > 1 else ''}, {args.duration:g} s per point after "
         f"{args.warmup:g} s warm-up per server and workload; {elapsed:.0f} s in all)."
+        + (
+            " **No warm-up: the JVM is still compiling, so java's figures are not its steady state.**"
+            if args.warmup == 0 and java
+            else ""
+        )
     )
     add("")
     pinned = (
@@ -437,11 +466,19 @@ def report(
             "The target is within 3× on CPU per request."
         )
         add("")
+        ceiling = by.get("ceiling-uvicorn")
+        if ceiling:
+            add(
+                "*uvicorn alone ÷ java*: `ceiling-uvicorn` (uvicorn answering precomputed bytes, no "
+                "SDK work) against `java`, the least any SDK served by uvicorn could reach here."
+            )
+            add("")
         add(
             "| workload | connections | fastest Python | its CPU µs/request | java CPU µs/request | "
             "CPU ÷ java | java requests/s ÷ its | within 3× |"
+            + (" uvicorn alone ÷ java |" if ceiling else "")
         )
-        add("|---|---:|---|---:|---:|---:|---:|---|")
+        add("|---|---:|---|---:|---:|---:|---:|---|" + ("---:|" if ceiling else ""))
         for w in WORKLOADS:
             for c in args.connections:
                 key = (w, c)
@@ -454,6 +491,7 @@ def report(
                     f"{fmt_us(med(java, key, 'cpu_us'))} | {cpu.text()} | "
                     f"{per_round(java, best, key, 'rps').text()} | "
                     f"{'yes' if cpu.median <= 3 else 'no'} |"
+                    + (f" {per_round(ceiling, java, key, 'cpu_us').text()} |" if ceiling else "")
                 )
         add("")
     if "ours" in by:
@@ -537,6 +575,7 @@ def main() -> None:
         "official",
         "official-upb",
         "ceiling",
+        "ceiling-uvicorn",
     ]
     if not args.upb:
         labels = [x for x in labels if x != "official-upb"]
