@@ -183,6 +183,35 @@ def linear_claim(cost_by_size: Mapping[int, float], tolerance: float = 1.5) -> V
     )
 
 
+def marginal_costs(cost_by_size: Mapping[int, float]) -> list[float]:
+    """The cost per added byte between each pair of neighbouring sizes, smallest first."""
+    sizes = sorted(cost_by_size)
+    return [
+        (cost_by_size[b] - cost_by_size[a]) / (b - a)
+        for a, b in zip(sizes, sizes[1:], strict=False)
+    ]
+
+
+def like_floor_claim(
+    ours: Mapping[int, float], floor: Mapping[int, float], limit: float = 1.5
+) -> Verdict:
+    """Ours' cost grows with state size as the floor's does, which decodes and encodes once.
+
+    At every step between neighbouring sizes, ours' cost per added byte is at
+    most ``limit``× the floor's: no work of ours grows with the size beyond the
+    one decode and one encode the floor does too (so ours is as linear as JSON
+    itself is on this machine, whatever the memory hierarchy makes of 1 MiB).
+    """
+    if sorted(ours) != sorted(floor) or len(ours) < 2:
+        raise ValueError("need the same two sizes or more for both")
+    steps = [a / b for a, b in zip(marginal_costs(ours), marginal_costs(floor), strict=True)]
+    return Verdict(
+        f"cost linear in state size as the floor's is: per added KiB ≤ {limit:g}× the floor's",
+        max(steps) <= limit,
+        "ours ÷ floor per added KiB " + ", ".join(f"{r:.2f}" for r in steps),
+    )
+
+
 def decode_once_claim(one: float, many: float, messages: int, limit: float = 2.0) -> Verdict:
     """A batch of ``messages`` on a big state costs < ``limit``× one message on it.
 

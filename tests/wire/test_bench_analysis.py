@@ -112,6 +112,18 @@ def test_linear_claim_allows_a_fixed_cost_and_nothing_faster_than_the_size() -> 
         analysis.linear_claim({1024: 1.0, 2048: 2.0})
 
 
+def test_like_floor_claim_compares_the_cost_per_added_byte() -> None:
+    sizes = (1024, 102_400, 1_048_576)
+    floor = {s: 10.0 + s / 1024 for s in sizes}
+    same_slope = {s: 30.0 + 1.2 * s / 1024 for s in sizes}  # more fixed cost, 1.2× per byte
+    verdict = analysis.like_floor_claim(same_slope, floor)
+    assert verdict.holds
+    assert verdict.detail == "ours ÷ floor per added KiB 1.20, 1.20"
+    per_message = {s: 10.0 + 10 * s / 1024 for s in sizes}  # decoded ten times
+    assert not analysis.like_floor_claim(per_message, floor).holds
+    assert analysis.marginal_costs({0: 0.0, 10: 5.0, 20: 20.0}) == [0.5, 1.5]
+
+
 def test_decode_once_claim() -> None:
     assert analysis.decode_once_claim(1000.0, 1100.0, 10).holds
     per_message = analysis.decode_once_claim(1000.0, 9800.0, 10)
