@@ -1,17 +1,32 @@
-"""One HTTP contestant for bench/run_http.py: an aiohttp server on 127.0.0.1.
+"""One HTTP contestant for bench/run_http.py, on 127.0.0.1; and ``verify URL``.
 
-    <venv>/bin/python bench/http_server.py ours|official|ceiling
+    <venv>/bin/python bench/http_server.py KIND [PORT]
     <venv>/bin/python bench/http_server.py verify URL
 
-Serving, it binds a free port (port 0), prints ``port N`` on stdout once it
-accepts connections, and runs until SIGTERM/SIGINT. Access logging is off for
-every contestant, and each answers with ``Content-Type: application/octet-stream``:
+Every contestant is started this way, so this file is where each one's command
+line is written down. The aiohttp kinds bind PORT (default 0, a free one), print
+``port N`` on stdout once they accept connections, and run until SIGTERM/SIGINT,
+access log off. The other kinds need PORT and replace this process (``exec``) with
+the server's own command, so the PID the runner started is the server's:
 
-  ours      ``statefun.aiohttp.make_app`` over impl_ours' four functions (project .venv)
-  official  apache-flink-statefun 3.3.0 the way its docs serve it: an aiohttp
-            handler that awaits ``RequestReplyHandler.handle_async(await request.read())``
-  ceiling   the HTTP ceiling: reads the body and answers the precomputed reply
-            for it (our SDK's answer, computed once at start-up), no SDK work
+  ours          ``statefun serve app_ours:functions --port PORT``: the CLI with its
+                defaults, as users run it (aiohttp, no access log)
+  ours-metrics  the same with ``--metrics``
+  ours-tracing  the same with ``--tracing``, OTEL_TRACES_EXPORTER=none: spans are
+                made, recorded and ended, then not exported
+  ours-uvicorn  ``python -m uvicorn app_ours:app --http httptools --loop uvloop
+                --no-access-log``: statefun.asgi.make_asgi_app under uvicorn
+  ours-granian  ``python -m granian --interface asgi app_ours:app``: the same app under
+                granian, its defaults (one worker process, no access log)
+  ours-aiohttp  ``statefun.aiohttp.make_app`` in a bare AppRunner, access log off
+  official      apache-flink-statefun 3.3.0 the way its docs serve it: an aiohttp
+                handler that awaits ``RequestReplyHandler.handle_async(await request.read())``
+  ceiling       the HTTP ceiling: reads the body and answers the precomputed reply
+                for it (our SDK's answer, computed once at start-up), no SDK work
+  ceiling-uvicorn  the same ceiling as an ASGI app (app_ceiling.py) under uvicorn, with
+                ours-uvicorn's options: what uvicorn alone costs a request
+  java          ``java -jar java/target/statefun-bench-java.jar PORT``: the official Java
+                SDK 3.3.0 on Undertow (bench/java/; bench/java_build.py builds it)
 
 ``verify`` posts each contract payload to URL and checks the answer with
 bench/contract.py (status 200, the content type, and the decoded values); run
@@ -21,20 +36,60 @@ it in the project .venv, whose generated classes decode every server's answer.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import contract
 
 OCTET = "application/octet-stream"
+BENCH = Path(__file__).resolve().parent
+JAR = BENCH / "java" / "target" / "statefun-bench-java.jar"
+AIOHTTP_KINDS = ("ours-aiohttp", "official", "ceiling")
+# `statefun serve` as users run it: its defaults, and each option worth a row.
+SERVE_OPTIONS: dict[str, list[str]] = {
+    "ours": [],
+    "ours-metrics": ["--metrics"],
+    "ours-tracing": ["--tracing"],
+}
+# Spans are made, recorded and ended, and then not exported: what tracing costs the
+# request path (an exporter works in the SDK's own thread, at its own cost).
+SERVE_ENV: dict[str, dict[str, str]] = {"ours-tracing": {"OTEL_TRACES_EXPORTER": "none"}}
+EXEC_KINDS = (*SERVE_OPTIONS, "ours-uvicorn", "ours-granian", "ceiling-uvicorn", "java")
+
+
+def command(kind: str, port: int) -> list[str]:
+    """The command line that serves ``kind`` on 127.0.0.1:``port`` (the exec kinds)."""
+    py = sys.executable
+    if kind in SERVE_OPTIONS:
+        statefun = str(Path(py).parent / "statefun")
+        return [statefun, "serve", "app_ours:functions", "--port", str(port), *SERVE_OPTIONS[kind]]
+    if kind in ("ours-uvicorn", "ceiling-uvicorn"):
+        module = "app_ours" if kind == "ours-uvicorn" else "app_ceiling"
+        return [
+            *(py, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(port)),
+            *("--http", "httptools", "--loop", "uvloop", "--no-access-log"),
+            *("--log-level", "warning"),
+        ]
+    if kind == "ours-granian":
+        return [
+            *(py, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"),
+            *("--port", str(port), "--log-level", "warning", "app_ours:app"),
+        ]
+    if kind == "java":
+        if not JAR.exists():
+            raise SystemExit(f"{JAR} is missing: python bench/java_build.py builds it")
+        return ["java", "-jar", str(JAR), str(port)]
+    raise SystemExit(f"unknown server kind {kind!r}")
 
 
 def app_for(kind: str) -> Any:
     from aiohttp import web
 
-    if kind == "ours":
+    if kind == "ours-aiohttp":
         import impl_ours
 
         from statefun.aiohttp import make_app
@@ -70,12 +125,12 @@ def app_for(kind: str) -> Any:
     raise SystemExit(f"unknown server kind {kind!r}")
 
 
-async def serve(kind: str) -> None:
+async def serve(kind: str, port: int) -> None:
     from aiohttp import web
 
     runner = web.AppRunner(app_for(kind), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
     await site.start()
     port = runner.addresses[0][1]
     sys.stdout.write(f"port {port}\n")
@@ -102,8 +157,22 @@ def verify(url: str) -> None:
     print("ok")
 
 
+def main(argv: list[str]) -> None:
+    kind = argv[1]
+    if kind == "verify":
+        verify(argv[2])
+        return
+    port = int(argv[2]) if len(argv) > 2 else 0
+    if kind in AIOHTTP_KINDS:
+        asyncio.run(serve(kind, port))
+        return
+    if kind in EXEC_KINDS and port == 0:
+        raise SystemExit(f"{kind} needs a PORT")
+    cmd = command(kind, port)
+    os.chdir(BENCH)  # app_ours is imported from here
+    os.environ.update(SERVE_ENV.get(kind, {}))
+    os.execvp(cmd[0], cmd)
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "verify":
-        verify(sys.argv[2])
-    else:
-        asyncio.run(serve(sys.argv[1]))
+    main(sys.argv)

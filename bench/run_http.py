@@ -1,37 +1,41 @@
-"""HTTP benchmark: our SDK vs apache-flink-statefun 3.3.0 vs an HTTP ceiling, under wrk.
+"""HTTP benchmark: our SDK's servers vs the official Python and Java SDKs vs an HTTP ceiling.
 
-    python bench/run_http.py            # full run (~12 min), writes bench/results-http.md
-    python bench/run_http.py --quick    # smoke check (~85 s), writes nothing unless --out
+    python bench/run_http.py            # full run (~25 min), writes bench/results-http.md
+    python bench/run_http.py --quick    # smoke check (~45 s), writes nothing unless --out
 
 (Not ``bench/http.py``: with bench/ first on sys.path that name would shadow the
 standard library's ``http`` package, which aiohttp and urllib import.)
 
-Each server is its own process (bench/http_server.py) on 127.0.0.1 and a free
-port, in its own venv; each one's four answers are checked against CONTRACT.md
-over HTTP before any load. Then, for every workload and connection count, the
-servers take turns under the same wrk command (``-t1``, POST of the payload
-file's bytes to /statefun with Content-Type application/octet-stream,
+Each server is its own process (bench/http_server.py says how each is started)
+on 127.0.0.1, **pinned to one core** with taskset, wrk pinned to another; each
+one's four answers are checked against CONTRACT.md over HTTP before any load.
+Then, for every workload and connection count, the servers take turns under
+the same wrk command (``-t1``, POST of the payload file's bytes to /statefun,
 ``--latency``), back to back, and each later round reverses the order, so the
-machine's noise hits them alike. Ratios are computed per round and the median
-is reported. Every server started is stopped at the end (by PID), whatever
-happens. Standard library only: run it with any Python 3.10+.
+machine's noise hits them alike. Around every wrk run the server's CPU time
+(utime + stime of its process and any child processes, from /proc) is read,
+so each point has **CPU µs per request** beside requests/s: on one core, what
+a request costs the server whether or not wrk could keep it busy. Ratios are
+computed per round and the median is reported. Every server started is stopped
+at the end (by PID), whatever happens. Standard library only: run it with any
+Python 3.10+.
 
 Servers:
 
-  ours          statefun.aiohttp.make_app, project .venv (protobuf upb, msgspec)
-  official      RequestReplyHandler.handle_async in an aiohttp handler,
+  java          the official Java SDK 3.3.0 on Undertow (bench/java/, built on first use)
+  ours          ``statefun serve app_ours:functions``: the CLI, its defaults (aiohttp)
+  ours-metrics  the same with --metrics (not in the default set: --contestants)
+  ours-tracing  the same with --tracing, spans recorded and not exported (likewise)
+  ours-uvicorn  statefun.asgi.make_asgi_app under uvicorn (httptools, uvloop)
+  ours-granian  the same ASGI app under granian
+  ours-aiohttp  statefun.aiohttp.make_app in a bare AppRunner, access log off
+  official      apache-flink-statefun 3.3.0's handle_async in aiohttp,
                 bench/.venv-official (protobuf 3.20.3, pure Python)
   official-upb  the same, bench/.venv-official-upb (protobuf forced to ours' version)
   ceiling       aiohttp answering precomputed bytes (project .venv): the most
                 any aiohttp-served SDK could do on this machine
-  serve         ``statefun serve served_ours:functions``, as users run it (project .venv)
-  serve-metrics the same with ``--metrics``
-  serve-tracing the same with ``--tracing``, OTEL_TRACES_EXPORTER=none: every span is
-                created, recorded and ended on the request path, and then not exported
-                (export runs in the SDK's own thread, at the exporter's cost)
-
-The three ``serve`` servers give the overhead of metrics and of tracing, each
-against the plain ``serve`` of the same round. ``--servers`` picks a subset.
+  ceiling-uvicorn  the same under uvicorn (httptools, uvloop): the most any
+                uvicorn-served SDK could do
 """
 
 from __future__ import annotations
@@ -41,14 +45,12 @@ import datetime as dt
 import json
 import os
 import re
-import select
 import shutil
 import signal
-import statistics
+import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,8 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+import analysis  # noqa: E402
+import java_build  # noqa: E402
 import run  # noqa: E402  (venv creation and machine facts, shared with the in-process bench)
 from contract import WORKLOADS, load_payloads, payload_dir  # noqa: E402
 
@@ -66,7 +70,7 @@ wrk.headers["Content-Type"] = "application/octet-stream"
 local f = assert(io.open("{path}", "rb"))
 wrk.body = f:read("*a")
 f:close()
-
+{extra}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -78,6 +82,62 @@ done = function(summary, latency, requests)
 end
 """
 
+# A request-count bound for one wrk thread (memory.py). wrk's own thread:stop() leaves
+# the main thread sleeping out -d, so once `limit` answers are in, the script prints
+# the same RESULT line done() would (no latencies; duration 0: wrk() times the run)
+# and exits wrk at once.
+LUA_LIMIT = """\
+local answered, bad = 0, 0
+response = function(status, headers, body)
+  answered = answered + 1
+  if status ~= 200 then bad = bad + 1 end
+  if answered >= {limit} then
+    io.write(string.format(
+      "RESULT {{\\"requests\\": %d, \\"duration_us\\": 0, \\"p50_us\\": 0, \\"p90_us\\": 0, "
+      .. "\\"p99_us\\": 0, \\"max_us\\": 0, \\"connect\\": 0, \\"read\\": 0, \\"write\\": 0, "
+      .. "\\"status\\": %d, \\"timeout\\": 0}}\\n",
+      answered, bad))
+    io.stdout:flush()
+    os.exit(0)
+  end
+end
+"""
+
+PYTHON_LABELS = ("ours", "ours-uvicorn", "ours-granian", "ours-aiohttp", "official", "official-upb")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def wrk_script(path: Path, limit: int | None = None) -> str:
+    extra = LUA_LIMIT.format(limit=limit) if limit else ""
+    return LUA.format(path=str(path).replace("\\", "\\\\"), extra=extra)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and its live descendants, from /proc."""
+    stats: list[analysis.ProcStat] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats.append(analysis.parse_proc_stat((entry / "stat").read_text()))
+            except (OSError, ValueError, IndexError):
+                pass  # gone meanwhile
+    return analysis.tree_ticks(stats, pid) / CLK_TCK
+
+
+def vmrss_kib(pid: int) -> int:
+    return analysis.vmrss_kib(Path(f"/proc/{pid}/status").read_text())
+
+
+def pin(cpu: int | None) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if cpu is not None else []
+
 
 @dataclass
 class Server:
@@ -85,108 +145,97 @@ class Server:
     python: Path
     kind: str
     about: str
-    # For kind "serve": the `statefun serve` options, and environment variables.
-    options: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[str] | None = None
+    proc: subprocess.Popen[bytes] | None = None
     url: str = ""
+    log: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
     # (workload, connections) -> one wrk result per round
     points: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
 
-    def start(self) -> None:
-        if self.kind == "serve":
-            cmd = [str(self.python), "-m", "statefun", "serve", "served_ours:functions"]
-            cmd += ["--port", "0", *self.options]
-        else:
-            cmd = [str(self.python), str(BENCH / "http_server.py"), self.kind]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            # statefun serve logs every request (aiohttp's access log), as users see it;
-            # written here where it costs what a log file would, not to our terminal.
-            stderr=subprocess.DEVNULL if self.kind == "serve" else None,
-            text=True,
-            cwd=str(BENCH),
-            env={
-                **os.environ,
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONPATH": str(BENCH),
-                **self.env,
-            },
-            start_new_session=True,  # our Ctrl-C does not reach it; we stop it ourselves
-        )
-        assert self.proc.stdout
-        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
-        line = self.proc.stdout.readline() if ready else ""
-        port = re.match(r"port (\d+)$|statefun: serving .* at http://127\.0\.0\.1:(\d+)/", line)
-        if not port:
-            raise SystemExit(f"{self.label}: server did not start (got {line!r})")
-        self.url = f"http://127.0.0.1:{int(port.group(1) or port.group(2))}/statefun"
-        # Whatever else it prints must not fill the pipe and stall it.
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+    def start(self, cpu: int | None, logdir: Path) -> None:
+        port = free_port()
+        self.log = logdir / f"{self.label}.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [*pin(cpu), str(self.python), str(BENCH / "http_server.py"), self.kind, str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=str(BENCH),
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(BENCH)},
+                start_new_session=True,  # our Ctrl-C does not reach it; we stop it ourselves
+            )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                time.sleep(0.1)
+                continue
+            self.url = f"http://127.0.0.1:{port}/statefun"
+            return
+        raise SystemExit(f"{self.label}: server did not start:\n{self.log_tail()}")
 
-    def cpu_seconds(self) -> float:
-        """CPU time the server has used (user + system), from /proc.
+    def log_tail(self, lines: int = 20) -> str:
+        if self.log is None or not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
-        Per request, it hardly moves when other work on the machine takes the server's
-        core away, which throughput does: the steadier measure of what an option costs.
-        """
+    @property
+    def pid(self) -> int:
         assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return self.proc.pid
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
 
-def servers(with_upb: bool) -> list[Server]:
+def servers(labels: list[str]) -> list[Server]:
     ours_py = run.OURS_PY
-    out = [
-        Server("ours", ours_py, "ours", "`statefun.aiohttp.make_app`, project .venv"),
-        Server(
-            "official",
-            run.venv_python(run.OFFICIAL_VENV),
-            "official",
-            "3.3.0 `handle_async` in aiohttp, pure-Python protobuf 3.20.3",
+    off, upb = run.venv_python(run.OFFICIAL_VENV), run.venv_python(run.OFFICIAL_UPB_VENV)
+    every = {
+        "java": Server("java", ours_py, "java", "official Java SDK 3.3.0 on Undertow"),
+        "ours": Server("ours", ours_py, "ours", "`statefun serve` (aiohttp), its defaults"),
+        "ours-metrics": Server(
+            "ours-metrics", ours_py, "ours-metrics", "`statefun serve --metrics`"
         ),
-    ]
-    if with_upb:
-        out.append(
-            Server(
-                "official-upb",
-                run.venv_python(run.OFFICIAL_UPB_VENV),
-                "official",
-                "the same, protobuf forced to ours' (upb)",
-            )
-        )
-    out.append(Server("ceiling", ours_py, "ceiling", "aiohttp answering precomputed bytes"))
-    out.append(Server("serve", ours_py, "serve", "`statefun serve`, project .venv"))
-    out.append(
-        Server("serve-metrics", ours_py, "serve", "`statefun serve --metrics`", ["--metrics"])
-    )
-    out.append(
-        Server(
-            "serve-tracing",
+        "ours-tracing": Server(
+            "ours-tracing",
             ours_py,
-            "serve",
-            "`statefun serve --tracing`, spans recorded, not exported",
-            ["--tracing"],
-            {"OTEL_TRACES_EXPORTER": "none"},
-        )
-    )
-    return out
-
-
-OVERHEADS = ("serve-metrics", "serve-tracing")
-"""Measured against `serve`, per round."""
+            "ours-tracing",
+            "`statefun serve --tracing`, spans not exported",
+        ),
+        "ours-uvicorn": Server(
+            "ours-uvicorn", ours_py, "ours-uvicorn", "`make_asgi_app` under uvicorn"
+        ),
+        "ours-granian": Server(
+            "ours-granian", ours_py, "ours-granian", "`make_asgi_app` under granian"
+        ),
+        "ours-aiohttp": Server(
+            "ours-aiohttp", ours_py, "ours-aiohttp", "`statefun.aiohttp.make_app`, no access log"
+        ),
+        "official": Server("official", off, "official", "3.3.0 `handle_async` in aiohttp"),
+        "official-upb": Server(
+            "official-upb", upb, "official", "the same, protobuf forced to ours' (upb)"
+        ),
+        "ceiling": Server("ceiling", ours_py, "ceiling", "aiohttp answering precomputed bytes"),
+        "ceiling-uvicorn": Server(
+            "ceiling-uvicorn", ours_py, "ceiling-uvicorn", "uvicorn answering precomputed bytes"
+        ),
+    }
+    unknown = [x for x in labels if x not in every]
+    if unknown:
+        raise SystemExit(f"unknown contestants {unknown}; known: {', '.join(every)}")
+    return [every[x] for x in labels]
 
 
 def version_in(python: Path, module: str) -> str:
@@ -204,21 +253,30 @@ def ensure_aiohttp(ss: list[Server]) -> str:
     want = version_in(run.OURS_PY, "aiohttp")
     if not want:
         raise SystemExit(f"aiohttp is missing from {run.OURS_PY}")
-    for py in sorted({s.python for s in ss}):
+    for py in sorted({s.python for s in ss if s.python != run.OURS_PY}):
         if version_in(py, "aiohttp") != want:
             run.sh(str(py), "-m", "pip", "install", "-q", f"aiohttp=={want}")
     return want
 
 
-def server_info(python: Path) -> dict[str, str]:
+def server_info(s: Server) -> dict[str, str]:
+    if s.kind == "java":
+        return {"runtime": java_build.java_version(), "protobuf": "shaded in the SDK jar"}
+    server_module = {
+        "ours-uvicorn": "uvicorn",
+        "ceiling-uvicorn": "uvicorn",
+        "ours-granian": "granian",
+    }.get(s.kind, "aiohttp")
     code = (
-        "import platform, json, google.protobuf as p, aiohttp;"
+        "import platform, json, google.protobuf as p, importlib;"
         "from google.protobuf.internal import api_implementation as a;"
-        "print(json.dumps({'python': platform.python_version(), 'protobuf': p.__version__,"
-        " 'impl': a.Type(), 'aiohttp': aiohttp.__version__}))"
+        f"m = importlib.import_module({server_module!r});"
+        "print(json.dumps({'runtime': 'Python ' + platform.python_version(),"
+        " 'protobuf': p.__version__ + ' ' + a.Type(),"
+        f" 'server': {server_module!r} + ' ' + m.__version__}}))"
     )
     out = subprocess.run(
-        [str(python), "-c", code], check=True, capture_output=True, text=True, cwd="/"
+        [str(s.python), "-c", code], check=True, capture_output=True, text=True, cwd="/"
     )
     info: dict[str, str] = json.loads(out.stdout)
     return info
@@ -234,15 +292,27 @@ def verify(s: Server) -> None:
         timeout=60,
     )
     if out.returncode != 0 or out.stdout.strip() != "ok":
-        raise SystemExit(f"{s.label}: answers do not match CONTRACT.md:\n{out.stderr}")
+        raise SystemExit(
+            f"{s.label}: answers do not match CONTRACT.md:\n{out.stderr}\n{s.log_tail()}"
+        )
 
 
-def wrk(url: str, script: Path, connections: int, seconds: int, threads: int) -> dict[str, Any]:
+def wrk(
+    url: str,
+    script: Path,
+    connections: int,
+    seconds: float,
+    threads: int,
+    cpu: int | None,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
+    """One wrk run; with ``server_pid``, the server's CPU seconds over it too."""
     cmd = [
+        *pin(cpu),
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{seconds}s",
+        f"-d{seconds:g}s",
         "--timeout",
         "5s",
         "--latency",
@@ -250,16 +320,25 @@ def wrk(url: str, script: Path, connections: int, seconds: int, threads: int) ->
         str(script),
         url,
     ]
+    cpu0 = tree_cpu_seconds(server_pid) if server_pid else 0.0
+    wall0 = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    wall = time.monotonic() - wall0
+    cpu1 = tree_cpu_seconds(server_pid) if server_pid else 0.0
     m = re.search(r"^RESULT (\{.*\})$", out.stdout, re.M)
     if out.returncode != 0 or not m:
         raise SystemExit(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     result: dict[str, Any] = json.loads(m.group(1))
+    result["duration_us"] = result["duration_us"] or int(wall * 1e6)  # a count-bounded run
     bad = {k: result[k] for k in ("connect", "read", "write", "status", "timeout") if result[k]}
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
     if bad or non2xx:
         raise SystemExit(f"wrk saw errors against {url}: {bad} {non2xx and non2xx.group(0)}")
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    if server_pid:
+        result["cpu_s"] = cpu1 - cpu0
+        result["cpu_us"] = analysis.cpu_us_per_request(cpu1 - cpu0, result["requests"])
+        result["busy"] = (cpu1 - cpu0) / (result["duration_us"] / 1e6)
     return result
 
 
@@ -268,20 +347,28 @@ def wrk_version() -> str:
     return (out.stdout + out.stderr).splitlines()[0].strip()
 
 
-def med(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def ratio_cell(a: Server, b: Server, key: tuple[str, int]) -> str:
-    per_round = [x["rps"] / y["rps"] for x, y in zip(a.points[key], b.points[key], strict=True)]
-    m = med(per_round)
-    if len(per_round) == 1:
-        return f"{m:.2f}"
-    return f"{m:.2f} ({min(per_round):.2f}–{max(per_round):.2f})"
-
-
 def fmt_ms(us: float) -> str:
     return f"{us / 1000:.2f}" if us < 10_000 else f"{us / 1000:.1f}"
+
+
+def fmt_us(us: float) -> str:
+    return f"{us:,.1f}" if us < 100 else f"{us:,.0f}"
+
+
+def med(s: Server, key: tuple[str, int], what: str) -> float:
+    return analysis.spread([p[what] for p in s.points[key]]).median
+
+
+def per_round(a: Server, b: Server, key: tuple[str, int], what: str) -> analysis.Spread:
+    return analysis.round_ratios([p[what] for p in a.points[key]], [p[what] for p in b.points[key]])
+
+
+def fastest_python(ss: list[Server], key: tuple[str, int]) -> Server | None:
+    py = {s.label: med(s, key, "cpu_us") for s in ss if s.label in PYTHON_LABELS}
+    if not py:
+        return None
+    label = analysis.fastest(py)
+    return next(s for s in ss if s.label == label)
 
 
 def report(
@@ -291,9 +378,9 @@ def report(
     load_end: str,
     elapsed: float,
     wrk_v: str,
-    aiohttp_v: str,
 ) -> str:
     by = {s.label: s for s in ss}
+    java = by.get("java")
     rows: list[str] = []
     add = rows.append
     add("# Benchmark results: over HTTP")
@@ -303,190 +390,168 @@ def report(
         f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}. Command: `{cmd}` "
         f"({args.rounds} round{'s' if args.rounds > 1 else ''}, {args.duration:g} s per point after "
         f"{args.warmup:g} s warm-up per server and workload; {elapsed:.0f} s in all)."
+        + (
+            " **No warm-up: the JVM is still compiling, so java's figures are not its steady state.**"
+            if args.warmup == 0 and java
+            else ""
+        )
     )
     add("")
+    pinned = (
+        f"each server pinned to CPU {args.server_cpu} and wrk to CPU {args.wrk_cpu} (`taskset -c`)"
+        if args.pin
+        else "nothing pinned"
+    )
     add(
         f"Machine: {facts['nproc']} CPUs (`nproc`), {facts['cpu']}, Linux {facts['kernel']}; load average "
-        f"{facts['loadavg']} at start, {load_end} at end. **The load generator and the server share these "
-        f"{facts['nproc']} cores**: wrk runs `-t{args.threads}` and each server is one Python process (one "
-        "event loop), so a server has at most about one core; the machine is shared with other work, so read "
-        "the ratios, not absolute numbers."
+        f"{facts['loadavg']} at start, {load_end} at end; {pinned}. The machine is shared with other "
+        "work: read the ratios of the same run, not absolute numbers."
     )
     add("")
     add(
-        f"Load: `{wrk_v}`, `wrk -t{args.threads} -c<16|64> -d{args.duration:g}s --timeout 5s --latency -s post.lua "
-        "http://127.0.0.1:<port>/statefun`, the script POSTing the payload file's bytes with "
-        "`Content-Type: application/octet-stream` over keep-alive connections (closed loop: p50/p99 are "
-        "wrk's, without coordinated-omission correction). Every run had zero socket errors and zero non-2xx "
-        "answers (checked), and every server's four answers were decoded and checked against CONTRACT.md "
-        "over HTTP before loading."
+        f"Load: `{wrk_v}`, `wrk -t{args.threads} -c<{'|'.join(map(str, args.connections))}> "
+        f"-d{args.duration:g}s --timeout 5s --latency -s post.lua http://127.0.0.1:<port>/statefun`, "
+        "the script POSTing the payload file's bytes with `Content-Type: application/octet-stream` over "
+        "keep-alive connections (closed loop: p50/p99 are wrk's, without coordinated-omission "
+        "correction). Every run had zero socket errors and zero non-2xx answers (checked), and every "
+        "server's four answers were decoded and checked against CONTRACT.md over HTTP before loading."
     )
     add("")
-    add("| server | what | Python | protobuf | aiohttp |")
+    add(
+        "**CPU µs/request** is the server's CPU time (utime + stime of its process, all its threads, "
+        "and any child processes: granian's worker, the JVM's JIT and GC threads) over the wrk run, "
+        "divided by the requests wrk counted. *busy* is that CPU time over the run's wall time: near "
+        "100 % the server was the bottleneck; well below, wrk on its one core was, and requests/s "
+        "says more about wrk than about the server, while CPU µs/request still holds."
+    )
+    add("")
+    add("| server | what | runtime | protobuf | HTTP server |")
     add("|---|---|---|---|---|")
     for s in ss:
         i = s.info
-        add(
-            f"| {s.label} | {s.about} | {i['python']} | {i['protobuf']} {i['impl']} | {i['aiohttp']} |"
+        server = i.get("server") or (
+            "Undertow (bench/java/pom.xml)" if s.kind == "java" else "aiohttp"
         )
+        add(f"| {s.label} | {s.about} | {i['runtime']} | {i['protobuf']} | {server} |")
     add("")
-    if "ours" in by:
-        rows.extend(_against_ours(ss, args))
-    if "serve" in by and any(label in by for label in OVERHEADS):
-        rows.extend(_overheads(ss, args))
-    add(
-        f"Order of servers per point: round 1 {', '.join(s.label for s in ss)}; later rounds"
-        " alternate reversed and forward."
-    )
-    add("")
-    return "\n".join(rows)
-
-
-def _against_ours(ss: list[Server], args: argparse.Namespace) -> list[str]:
-    """The per-workload tables and the summary, every server against `ours`."""
-    ours = next(s for s in ss if s.label == "ours")
-    rows: list[str] = []
-    add = rows.append
-    add(
-        "Requests/s, p50 and p99 are medians over rounds; *ours ÷ X* is the median of per-round "
-        "requests/s ratios (range over rounds in brackets): above 1, ours serves more."
-    )
-    add("")
-    for w in args.workloads:
+    for w in WORKLOADS:
         add(f"## {w}")
         add("")
-        add("| connections | server | requests/s | p50 ms | p99 ms | ours ÷ this server |")
-        add("|---:|---|---:|---:|---:|---:|")
+        head = "| connections | server | requests/s | p50 ms | p99 ms | CPU µs/request | busy |"
+        rule = "|---:|---|---:|---:|---:|---:|---:|"
+        if java:
+            head += " CPU/request ÷ java |"
+            rule += "---:|"
+        add(head)
+        add(rule)
         for c in args.connections:
             key = (w, c)
             for s in ss:
-                pts = s.points[key]
-                r = "1" if s is ours else ratio_cell(ours, s, key)
+                row = (
+                    f"| {c} | {s.label} | {med(s, key, 'rps'):,.0f} | "
+                    f"{fmt_ms(med(s, key, 'p50_us'))} | {fmt_ms(med(s, key, 'p99_us'))} | "
+                    f"{fmt_us(med(s, key, 'cpu_us'))} | {med(s, key, 'busy'):.0%} |"
+                )
+                if java:
+                    row += " 1 |" if s is java else f" {per_round(s, java, key, 'cpu_us').text()} |"
+                add(row)
+        add("")
+    for what, title, fmt in (
+        ("cpu_us", "CPU µs per request (median over rounds)", fmt_us),
+        ("rps", "Requests per second (median over rounds)", lambda x: f"{x:,.0f}"),
+    ):
+        add(f"## {title}")
+        add("")
+        add("| workload | connections | " + " | ".join(s.label for s in ss) + " |")
+        add("|---|---:|" + "---:|" * len(ss))
+        for w in WORKLOADS:
+            for c in args.connections:
+                add(f"| {w} | {c} | " + " | ".join(fmt(med(s, (w, c), what)) for s in ss) + " |")
+        add("")
+    if java:
+        add("## The fastest Python option against the Java SDK")
+        add("")
+        add(
+            "Per workload and connection count, the Python server with the least CPU per request, "
+            "and the median of per-round ratios against `java` (range over rounds in brackets). "
+            "The target is within 3× on CPU per request."
+        )
+        add("")
+        ceiling = by.get("ceiling-uvicorn")
+        if ceiling:
+            add(
+                "*uvicorn alone ÷ java*: `ceiling-uvicorn` (uvicorn answering precomputed bytes, no "
+                "SDK work) against `java`, the least any SDK served by uvicorn could reach here."
+            )
+            add("")
+        add(
+            "| workload | connections | fastest Python | its CPU µs/request | java CPU µs/request | "
+            "CPU ÷ java | java requests/s ÷ its | within 3× |"
+            + (" uvicorn alone ÷ java |" if ceiling else "")
+        )
+        add("|---|---:|---|---:|---:|---:|---:|---|" + ("---:|" if ceiling else ""))
+        for w in WORKLOADS:
+            for c in args.connections:
+                key = (w, c)
+                best = fastest_python(ss, key)
+                if best is None:
+                    continue
+                cpu = per_round(best, java, key, "cpu_us")
                 add(
-                    f"| {c} | {s.label} | {med([p['rps'] for p in pts]):,.0f} | "
-                    f"{fmt_ms(med([p['p50_us'] for p in pts]))} | {fmt_ms(med([p['p99_us'] for p in pts]))} | {r} |"
+                    f"| {w} | {c} | {best.label} | {fmt_us(med(best, key, 'cpu_us'))} | "
+                    f"{fmt_us(med(java, key, 'cpu_us'))} | {cpu.text()} | "
+                    f"{per_round(java, best, key, 'rps').text()} | "
+                    f"{'yes' if cpu.median <= 3 else 'no'} |"
+                    + (f" {per_round(ceiling, java, key, 'cpu_us').text()} |" if ceiling else "")
                 )
         add("")
-    add("## Summary: requests/s of ours against the others")
-    add("")
-    others = [s for s in ss if s is not ours]
-    add("| workload | connections | " + " | ".join(f"ours ÷ {s.label}" for s in others) + " |")
-    add("|---|---:|" + "---:|" * len(others))
-    for w in args.workloads:
-        for c in args.connections:
-            add(f"| {w} | {c} | " + " | ".join(ratio_cell(ours, s, (w, c)) for s in others) + " |")
-    add("")
+    if "ours" in by:
+        ours = by["ours"]
+        others = [s for s in ss if s is not ours]
+        add("## Requests/s of ours (`statefun serve`) against the others")
+        add("")
+        add("| workload | connections | " + " | ".join(f"ours ÷ {s.label}" for s in others) + " |")
+        add("|---|---:|" + "---:|" * len(others))
+        for w in WORKLOADS:
+            for c in args.connections:
+                add(
+                    f"| {w} | {c} | "
+                    + " | ".join(per_round(ours, s, (w, c), "rps").text() for s in others)
+                    + " |"
+                )
+        add("")
     add(
-        "*ours ÷ ceiling* is the share of the bare aiohttp request rate ours keeps (the ceiling's "
-        "answer is our SDK's, precomputed; it still reads every body and writes every answer)."
-        " The ceiling shares ours' venv."
+        f"Order of servers per point: round 1 {', '.join(s.label for s in ss)}; later rounds "
+        "alternate reversed and forward. `ours` is `statefun serve` exactly as the CLI starts it, "
+        "its INFO access log included (one line per request on stderr, here into a file); "
+        "`ours-aiohttp` is the same application without the access log."
     )
     add("")
-    return rows
-
-
-def overhead_cell(base: Server, s: Server, key: tuple[str, int]) -> str:
-    """How much less `s` serves than `base`, in per cent: the median of per-round costs."""
-    per_round = [
-        100 * (1 - x["rps"] / y["rps"])
-        for x, y in zip(s.points[key], base.points[key], strict=True)
-    ]
-    m = med(per_round)
-    if len(per_round) == 1:
-        return f"{m:.1f} %"
-    return f"{m:.1f} % ({min(per_round):.1f} – {max(per_round):.1f})"
-
-
-def cpu_cell(base: Server, s: Server, key: tuple[str, int]) -> str:
-    """How much more CPU a request of `s` takes than one of `base`: the median of per-round ratios."""
-    per_round = [
-        100 * (x["cpu_us"] / y["cpu_us"] - 1)
-        for x, y in zip(s.points[key], base.points[key], strict=True)
-    ]
-    m = med(per_round)
-    if len(per_round) == 1:
-        return f"{m:.1f} %"
-    return f"{m:.1f} % ({min(per_round):.1f} – {max(per_round):.1f})"
-
-
-def _overheads(ss: list[Server], args: argparse.Namespace) -> list[str]:
-    """What --metrics and --tracing cost, against the plain `statefun serve` of each round."""
-    by = {s.label: s for s in ss}
-    base = by["serve"]
-    variants = [by[label] for label in OVERHEADS if label in by]
-    rows = ["## Metrics and tracing: `statefun serve` with each, against without", ""]
-    add = rows.append
-    add(
-        "Cost is the median over rounds of 1 − (requests/s with ÷ requests/s without, in the same"
-        " round); range in brackets. Above 0, the option costs throughput."
-    )
-    add("")
-    head = "| workload | connections | serve req/s |"
-    line = "|---|---:|---:|"
-    for s in variants:
-        head += f" {s.label} req/s | {s.label} cost |"
-        line += "---:|---:|"
-    add(head)
-    add(line)
-    for w in args.workloads:
-        for c in args.connections:
-            key = (w, c)
-            cells = f"| {w} | {c} | {med([p['rps'] for p in base.points[key]]):,.0f} |"
-            for s in variants:
-                rps = med([p["rps"] for p in s.points[key]])
-                cells += f" {rps:,.0f} | {overhead_cell(base, s, key)} |"
-            add(cells)
-    add("")
-    add(
-        "CPU: the server process's user + system time (from /proc) over each point, per request"
-        " answered; cost is the median over rounds of (CPU per request with ÷ without) − 1. It"
-        " moves far less than requests/s when other work takes the server's core."
-    )
-    add("")
-    head = "| workload | connections | serve CPU µs/req |"
-    line = "|---|---:|---:|"
-    for s in variants:
-        head += f" {s.label} CPU µs/req | {s.label} CPU cost |"
-        line += "---:|---:|"
-    add(head)
-    add(line)
-    for w in args.workloads:
-        for c in args.connections:
-            key = (w, c)
-            cells = f"| {w} | {c} | {med([p['cpu_us'] for p in base.points[key]]):,.0f} |"
-            for s in variants:
-                cpu = med([p["cpu_us"] for p in s.points[key]])
-                cells += f" {cpu:,.0f} | {cpu_cell(base, s, key)} |"
-            add(cells)
-    add("")
-    add(
-        "`serve-tracing` runs with `OTEL_TRACES_EXPORTER=none`: the SDK's TracerProvider creates,"
-        " records and ends every span (sampled, as by default), and no exporter sends them; an"
-        " exporter works in the SDK's batch thread, at its own cost, which sampling"
-        " (`OTEL_TRACES_SAMPLER`) cuts. All three log every request (aiohttp's access log, on in"
-        " `statefun serve`), to /dev/null here."
-    )
-    add("")
-    return rows
+    return "\n".join(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="smoke check, ~85 s")
-    parser.add_argument(
-        "--duration", type=int, help="whole seconds per point (default 10, quick 3)"
-    )
+    parser.add_argument("--quick", action="store_true", help="smoke check, ~45 s")
+    parser.add_argument("--duration", type=float, help="seconds per point (default 10, quick 1)")
     parser.add_argument(
         "--rounds", type=int, help="rounds, order reversed each (default 2, quick 1)"
     )
     parser.add_argument(
-        "--warmup", type=int, help="warm-up seconds (whole seconds; default 2, quick 0)"
+        "--warmup", type=float, help="warm-up seconds per server and workload (default 3, quick 0)"
     )
     parser.add_argument("--threads", type=int, default=1, choices=(1, 2), help="wrk -t (default 1)")
     parser.add_argument(
-        "--connections", type=lambda s: [int(x) for x in s.split(",")], default=[16, 64]
+        "--connections",
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="comma-separated (default 16,64; quick 16)",
+    )
+    parser.add_argument(
+        "--contestants",
+        type=lambda s: s.split(","),
+        help="comma-separated labels (default: all; quick: all but official-upb)",
     )
     parser.add_argument(
         "--no-upb",
@@ -495,77 +560,87 @@ def main() -> None:
         default=None,
         help="skip official-upb (default: skipped with --quick, included otherwise)",
     )
-    parser.add_argument(
-        "--workloads",
-        type=lambda s: s.split(","),
-        default=list(WORKLOADS),
-        help="only these workloads, comma-separated (e.g. w1_greeter)",
-    )
-    parser.add_argument(
-        "--servers",
-        type=lambda s: s.split(","),
-        help="only these servers, comma-separated (e.g. serve,serve-metrics,serve-tracing)",
-    )
+    parser.add_argument("--no-java", dest="java", action="store_false", help="skip the Java SDK")
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="pin nothing")
+    parser.add_argument("--server-cpu", type=int, help="CPU for servers (default: the last)")
+    parser.add_argument("--wrk-cpu", type=int, default=0, help="CPU for wrk (default 0)")
     parser.add_argument("--out", type=Path, default=BENCH / "results-http.md")
     args = parser.parse_args()
     out_given = "--out" in sys.argv
-    args.duration = args.duration or (3 if args.quick else 10)
+    args.duration = args.duration or (1 if args.quick else 10)
     args.rounds = args.rounds or (1 if args.quick else 2)
-    args.warmup = args.warmup if args.warmup is not None else (0 if args.quick else 2)
+    args.warmup = args.warmup if args.warmup is not None else (0 if args.quick else 3)
+    args.connections = args.connections or ([16] if args.quick else [16, 64])
     if args.upb is None:
         args.upb = not args.quick
+    if args.server_cpu is None:
+        args.server_cpu = (os.cpu_count() or 1) - 1
+    server_cpu = args.server_cpu if args.pin else None
+    wrk_cpu = args.wrk_cpu if args.pin else None
+    labels: list[str] = args.contestants or [
+        "java",
+        "ours",
+        "ours-uvicorn",
+        "ours-granian",
+        "ours-aiohttp",
+        "official",
+        "official-upb",
+        "ceiling",
+        "ceiling-uvicorn",
+    ]
+    if not args.upb:
+        labels = [x for x in labels if x != "official-upb"]
+    if not args.java:
+        labels = [x for x in labels if x != "java"]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the servers
 
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
+    if args.pin and not shutil.which("taskset"):
+        raise SystemExit("taskset is missing (util-linux), or run with --no-pin")
     started = time.monotonic()
     facts = run.machine()
-    ss = servers(args.upb)
-    if args.servers:
-        unknown = set(args.servers) - {s.label for s in ss}
-        if unknown:
-            raise SystemExit(f"unknown servers {sorted(unknown)}: {[s.label for s in ss]}")
-        ss = [s for s in ss if s.label in args.servers]
-    if set(args.workloads) - set(WORKLOADS):
-        raise SystemExit(f"unknown workloads {args.workloads}: {list(WORKLOADS)}")
-    if any(s.kind == "official" for s in ss):
-        run.ensure_venvs(args.upb)
-    aiohttp_v = ensure_aiohttp(ss)
+    run.ensure_venvs("official-upb" in labels)
+    if "java" in labels:
+        java_build.ensure_jar()
+    ss = servers(labels)
+    ensure_aiohttp(ss)
     for s in ss:
-        s.info = server_info(s.python)
+        s.info = server_info(s)
     payloads = load_payloads()
     tmp = Path(tempfile.mkdtemp(prefix="statefun-http-bench-"))
     scripts: dict[str, Path] = {}
+    manifest = json.loads((payload_dir() / "manifest.json").read_text())
     for w in WORKLOADS:
-        manifest = json.loads((payload_dir() / "manifest.json").read_text())
         path = (payload_dir() / manifest["workloads"][w]["file"]).resolve()
         if path.read_bytes() != payloads[w]:
             raise SystemExit(f"{path} is not the manifest's {w}")
         scripts[w] = tmp / f"{w}.lua"
-        scripts[w].write_text(LUA.format(path=str(path).replace("\\", "\\\\")))
+        scripts[w].write_text(wrk_script(path))
     try:
         for s in ss:
-            s.start()
+            s.start(server_cpu, tmp)
             verify(s)
-            print(f"verified {s.label} at {s.url}", file=sys.stderr)
-        npoints = len(args.workloads) * len(args.connections) * len(ss) * args.rounds
+            print(f"verified {s.label} at {s.url} (pid {s.pid})", file=sys.stderr)
+        npoints = len(WORKLOADS) * len(args.connections) * len(ss) * args.rounds
         done = 0
-        for w in args.workloads:
+        for w in WORKLOADS:
             if args.warmup > 0:
                 for s in ss:
-                    wrk(s.url, scripts[w], max(args.connections), args.warmup, args.threads)
+                    wrk(
+                        s.url, scripts[w], max(args.connections), args.warmup, args.threads, wrk_cpu
+                    )
             for c in args.connections:
                 for r in range(args.rounds):
                     order = ss if r % 2 == 0 else ss[::-1]
                     for s in order:
-                        cpu = s.cpu_seconds()
-                        p = wrk(s.url, scripts[w], c, args.duration, args.threads)
-                        p["cpu_us"] = (s.cpu_seconds() - cpu) / p["requests"] * 1e6
+                        p = wrk(s.url, scripts[w], c, args.duration, args.threads, wrk_cpu, s.pid)
                         s.points.setdefault((w, c), []).append(p)
                         done += 1
                         print(
                             f"  [{done}/{npoints}] {w} c={c} round {r + 1} {s.label}: "
-                            f"{p['rps']:,.0f} req/s, p50 {p['p50_us'] / 1000:.2f} ms, "
+                            f"{p['rps']:,.0f} req/s, {p['cpu_us']:.1f} CPU µs/req "
+                            f"({p['busy']:.0%} busy), p50 {p['p50_us'] / 1000:.2f} ms, "
                             f"p99 {p['p99_us'] / 1000:.2f} ms",
                             file=sys.stderr,
                         )
@@ -573,10 +648,8 @@ def main() -> None:
     finally:
         for s in ss:
             s.stop()
-        for f in tmp.iterdir():
-            f.unlink()
-        tmp.rmdir()
-    text = report(ss, args, facts, load_end, time.monotonic() - started, wrk_version(), aiohttp_v)
+        shutil.rmtree(tmp, ignore_errors=True)
+    text = report(ss, args, facts, load_end, time.monotonic() - started, wrk_version())
     sys.stdout.write(text + "\n")
     if not args.quick or out_given:
         args.out.write_text(text)

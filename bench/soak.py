@@ -3,9 +3,9 @@
     python bench/soak.py                 # 10 min of W1 + 10 min of W2 (~21 min), writes bench/results-soak.md
     python bench/soak.py --minutes 0.5   # quick check (~1 min), writes nothing unless --out
 
-For each workload a fresh ``python -m statefun serve bench.impl_ours:functions --port P``
-(the benchmark registry, the CLI's defaults otherwise: host 127.0.0.1, path
-/statefun, INFO logging with one aiohttp access line per request) is started
+For each workload a fresh ``python -m statefun serve bench.impl_ours:functions --port P
+--access-log`` (the benchmark registry, the CLI's defaults otherwise: host 127.0.0.1,
+path /statefun; with one aiohttp access line per request) is started
 from the repository root, its four answers are checked against CONTRACT.md
 over HTTP, and then wrk posts the workload's payload without pause, in
 back-to-back windows (``-d`` = the window, 10 s by default). After every
@@ -478,6 +478,9 @@ class Served:
             TARGET,
             "--port",
             str(self.port),
+            # The one option beyond the defaults: a line per request is what lets the
+            # soak check the server's own account of every answer, not only wrk's.
+            "--access-log",
         ]
         self.proc = subprocess.Popen(
             self.command,
@@ -684,10 +687,10 @@ def report(outcomes: Sequence[Outcome], at: Setting) -> str:
     )
     add("")
     add(
-        f"Server: `python -m statefun serve {TARGET} --port <free port>` from the repository root, a fresh "
-        "process per workload, otherwise the CLI's defaults (127.0.0.1, `/statefun`, INFO logging with one "
-        "aiohttp access line per request, which soak.py reads from its stderr and counts); "
-        f"Python {info['python']}, protobuf {info['protobuf']} {info['impl']}, aiohttp {info['aiohttp']}. "
+        f"Server: `python -m statefun serve {TARGET} --port <free port> --access-log` from the repository "
+        "root, a fresh process per workload, otherwise the CLI's defaults (127.0.0.1, `/statefun`); its "
+        "access log writes one line per request, which soak.py reads from its stderr and counts; "
+        f"{info['runtime']}, protobuf {info['protobuf']}, {info['server']}. "
         "Its four answers were decoded and checked against CONTRACT.md over HTTP before each workload. "
         "After every window, from /proc: the server's VmRSS (`status`), its user + system CPU time "
         "(`stat`: *ran*, as a share of the window) and its event loop's run-queue wait (`schedstat`: "
@@ -788,7 +791,7 @@ def main() -> None:
 
     started = time.monotonic()
     facts = run.machine()
-    info = run_http.server_info(run.OURS_PY)
+    info = run_http.server_info(run_http.Server("ours", run.OURS_PY, "ours", ""))
     payloads = load_payloads()
     manifest = json.loads((payload_dir() / "manifest.json").read_text())
     outcomes: list[Outcome] = []
@@ -798,7 +801,7 @@ def main() -> None:
             if path.read_bytes() != payloads[w]:
                 raise SystemExit(f"{path} is not the manifest's {w}")
             script = Path(tmp) / f"{w}.lua"
-            script.write_text(run_http.LUA.format(path=str(path).replace("\\", "\\\\")))
+            script.write_text(run_http.LUA.format(path=str(path).replace("\\", "\\\\"), extra=""))
             outcomes.append(soak(w, script, args))
     setting = Setting(
         command=" ".join(["python bench/soak.py", *sys.argv[1:]]),

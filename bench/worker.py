@@ -5,7 +5,9 @@
 reads one JSON command per line on stdin and answers one JSON line on stdout
 (the real stdout; anything the contestant prints goes to stderr). Commands:
 ``info``, ``verify``, ``run`` (time ``n`` requests of one workload, one
-perf_counter_ns pair per request), ``mem`` (tracemalloc peak of one request),
+perf_counter_ns pair per request), ``growth`` (the same for a request
+growth_payloads.py builds: ``messages`` invocations, a profile of ``state_bytes``;
+its answer is checked the first time), ``mem`` (tracemalloc peak of one request),
 ``quit``. Standard library only: it runs in every venv.
 """
 
@@ -77,10 +79,68 @@ def info(module: Any) -> dict[str, Any]:
     return out
 
 
+def time_calls(call: Callable[[bytes], bytes], body: bytes, n: int) -> list[int]:
+    """``n`` requests of ``body``, one perf_counter_ns pair each, after a full collection."""
+    samples = [0] * n
+    clock = time.perf_counter_ns
+    gc.collect()
+    for i in range(n):
+        t0 = clock()
+        call(body)
+        samples[i] = clock() - t0
+    return samples
+
+
+def upb_arena_bytes(request: bytes, answer: bytes, copies: int = 200) -> int | None:
+    """malloc'd bytes of one parsed request and one answer message, on upb protobuf.
+
+    upb keeps a message in an arena it mallocs outside the Python heap, where
+    tracemalloc does not look: held ``copies`` times, glibc's ``mallinfo2``
+    shows what each costs. None where protobuf is pure Python (everything is on
+    the Python heap, tracemalloc already counts it) or mallinfo2 is missing.
+    """
+    import ctypes
+
+    from google.protobuf.internal import api_implementation
+
+    if api_implementation.Type() != "upb":
+        return None
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+            ).split()
+        ]
+
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = MallInfo2
+
+    def used() -> int:
+        info = mallinfo2()
+        return int(info.uordblks + info.hblkhd)
+
+    pb = contract.generated()
+    gc.collect()
+    before = used()
+    held = [
+        (pb.rr.ToFunction.FromString(request), pb.rr.FromFunction.FromString(answer))
+        for _ in range(copies)
+    ]
+    after = used()
+    del held
+    return (after - before) // copies
+
+
 def main() -> None:
     module = importlib.import_module(sys.argv[1])
     call: Callable[[bytes], bytes] = module.setup(drive)
     payloads = contract.load_payloads()
+    grown: dict[tuple[int, int | None], bytes] = {}
     out: TextIO = sys.stdout
     sys.stdout = sys.stderr  # keep the protocol channel clean
     for line in sys.stdin:
@@ -97,16 +157,19 @@ def main() -> None:
                     contract.check(name, body, call(body))  # stateless: same answer again
                 reply = {"ok": True}
             elif op == "run":
-                body = payloads[cmd["w"]]
-                n = int(cmd["n"])
-                samples = [0] * n
-                clock = time.perf_counter_ns
-                gc.collect()
-                for i in range(n):
-                    t0 = clock()
-                    call(body)
-                    samples[i] = clock() - t0
-                reply = {"ns": samples}
+                reply = {"ns": time_calls(call, payloads[cmd["w"]], int(cmd["n"]))}
+            elif op == "growth":
+                import growth_payloads
+
+                key = (int(cmd["messages"]), cmd.get("state_bytes"))
+                if key not in grown:
+                    body = growth_payloads.request(*key)
+                    growth_payloads.check(call(body), *key)
+                    grown[key] = body
+                reply = {
+                    "ns": time_calls(call, grown[key], int(cmd["n"])),
+                    "bytes": len(grown[key]),
+                }
             elif op == "mem":
                 body = payloads[cmd["w"]]
                 for _ in range(20):
@@ -124,7 +187,11 @@ def main() -> None:
                     call(body)
                     peaks.append(tracemalloc.get_traced_memory()[1] - base)
                     tracemalloc.stop()
-                reply = {"tracemalloc_peak": min(peaks), "rss_delta_kib": rss1 - rss0}
+                reply = {
+                    "tracemalloc_peak": min(peaks),
+                    "rss_delta_kib": rss1 - rss0,
+                    "arena_bytes": upb_arena_bytes(body, call(body)),
+                }
             elif op == "quit":
                 break
             else:

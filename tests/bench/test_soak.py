@@ -325,7 +325,7 @@ def test_the_report_has_a_table_per_workload_and_the_verdict() -> None:
         minutes=10,
         connections=64,
         facts={"nproc": "2", "cpu": "a CPU", "kernel": "6.1", "loadavg": "0.5 0.5 0.5"},
-        server={"python": "3.11.7", "protobuf": "7.36.2", "impl": "upb", "aiohttp": "3.14.5"},
+        server={"runtime": "Python 3.11.7", "protobuf": "7.36.2 upb", "server": "aiohttp 3.14.5"},
         wrk="wrk 4.1.0",
         load_end="1.0 1.0 1.0",
         elapsed_s=1210,

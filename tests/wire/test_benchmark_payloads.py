@@ -82,7 +82,7 @@ def test_a_clone_benchmarks_with_its_own_payloads(
 ) -> None:
     """bench/ copied alone, with nothing beside it: the contract check still finds its payloads."""
     clone = tmp_path / "clone" / "bench"
-    shutil.copytree(BENCH, clone, ignore=shutil.ignore_patterns(".venv*", "__pycache__"))
+    shutil.copytree(BENCH, clone, ignore=shutil.ignore_patterns(".venv*", "__pycache__", "target"))
     monkeypatch.delenv("BENCH_PAYLOADS", raising=False)
 
     def python(*args: str, stdin: str = "") -> str:
