@@ -52,6 +52,16 @@ def _configure_logging(log_format: str) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count}: at least 1")
+    return count
+
+
 def _serve_options(args: argparse.Namespace) -> ServeOptions:
     """The parsed ``statefun serve`` command line as the one value :func:`serve` takes."""
     if args.uds is not None:
@@ -78,6 +88,8 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         access_log=args.access_log,
         uds=args.uds,
         uds_mode=DEFAULT_UDS_MODE if args.uds_mode is None else args.uds_mode,
+        workers=args.workers,
+        loop=args.loop,
     )
 
 
@@ -186,6 +198,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="on SIGTERM or SIGINT, how long requests in flight get to finish before they are"
         f" cancelled (default {DEFAULT_GRACE_PERIOD:g})",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes answering on the one address: a parent binds it, forks N workers and"
+        " replaces any that dies (default 1: this process serves); see the README on sizing",
+    )
+    serve.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the event loop: asyncio's, or uvloop's (faster; the `uvloop` extra)",
     )
     serve.add_argument(
         "--drain-delay",

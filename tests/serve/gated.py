@@ -9,6 +9,8 @@ it there as long as it likes, with no sleep in the test.
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from pathlib import Path
 
 from statefun import STRING, Egress, Functions, Message, Result, State
@@ -32,3 +34,24 @@ async def gated(state: State, msg: Message[str]) -> Result:
         await asyncio.sleep(_POLL_SECONDS)
         waited += _POLL_SECONDS
     return Result(state, [Egress("test/out", STRING, f"released {folder}")])
+
+
+@functions.bind("test/pid", accepts=STRING)
+def pid(state: State, msg: Message[str]) -> Result:
+    """Answers ``<pid> <event loop class's module>``: which worker, on which loop.
+
+    Given a folder, it first writes its pid to ``started`` there and blocks its
+    whole event loop (a plain ``def``, sleeping) until ``release`` appears: that
+    worker then accepts nothing, so any other request must be another's.
+    """
+    me = f"{os.getpid()} {type(asyncio.get_running_loop()).__module__}"
+    if msg.value:
+        folder = Path(msg.value)
+        (folder / "started").write_text(me)
+        waited = 0.0
+        while not (folder / "release").exists():
+            if waited > _GIVE_UP_SECONDS:
+                raise TimeoutError(f"{folder / 'release'} was never created")
+            time.sleep(_POLL_SECONDS)
+            waited += _POLL_SECONDS
+    return Result(state, [Egress("test/out", STRING, me)])

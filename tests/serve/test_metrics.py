@@ -166,8 +166,9 @@ def test_off_means_not_even_imported() -> None:
     """Without --metrics or --tracing, serving never imports prometheus_client or OpenTelemetry."""
     code = (
         "import sys, statefun.cli, statefun.serve, statefun.aiohttp\n"
-        "from statefun.serve import ServeOptions, _Observability\n"
-        "assert _Observability(ServeOptions()).middleware == []\n"
+        "from statefun.serve import ServeOptions\n"
+        "from statefun.serve._observability import Observability\n"
+        "assert Observability(ServeOptions()).middleware == []\n"
         "print(sorted(m for m in ('prometheus_client', 'opentelemetry') if m in sys.modules))\n"
     )
     done = subprocess.run(
