@@ -31,15 +31,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from ._dead_letter import DeadLetter
 from ._errors import (
     DefinitionError,
-    InvalidResult,
-    InvocationFailed,
-    RequestError,
-    StateTypeMismatch,
 )
 from ._handler import DEFAULT_INVOCATION_TIMEOUT, Handler
+from ._http import OCTET_STREAM, respond
 from ._middleware import InvocationMiddleware, RequestMiddleware
 from ._registry import Functions
 from ._text import one_line
@@ -50,8 +46,6 @@ logger = logging.getLogger("statefun")
 
 DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 """The runtime's own default ``payload_max_bytes`` (32 MiB)."""
-
-_OCTET_STREAM = "application/octet-stream"
 
 
 def make_handler(
@@ -79,63 +73,14 @@ def make_handler(
             unreadable = web.Response(status=400, text=f"{reason}\n")
             unreadable.force_close()
             return unreadable
-        try:
-            answer = await handler.answer(body)
-        except RequestError as exc:
-            return web.Response(status=exc.status, text=f"{one_line(str(exc))}\n")
-        except (InvocationFailed, InvalidResult, StateTypeMismatch) as exc:
-            reason = one_line(str(exc))
-            logger.error("%s", reason, exc_info=exc.__cause__ or exc, extra=_fields(exc))
-            return web.Response(status=500, text=f"{reason}\n")
-        except Exception as exc:
-            reason = one_line(f"{type(exc).__name__}: {exc}")
-            logger.exception(
-                "statefun: failed to answer a request: %s", reason, extra={"statefun_error": reason}
-            )
-            return web.Response(status=500, text=f"{reason}\n")
-        for letter in answer.dead_letters:
-            log_dead_letter(letter)
-        return web.Response(body=answer.body, content_type=_OCTET_STREAM)
+        reply = await respond(handler, body)
+        if reply.content_type == OCTET_STREAM:
+            return web.Response(body=reply.body, content_type=OCTET_STREAM)
+        return web.Response(
+            status=reply.status, body=reply.body, content_type="text/plain", charset="utf-8"
+        )
 
     return handle
-
-
-def log_dead_letter(letter: DeadLetter) -> None:
-    """One WARNING record on the ``statefun`` logger for a message set aside.
-
-    The payload is never logged: only where it was going and why.
-    """
-    logger.warning(
-        "%s",
-        one_line(
-            f"dead letter: function `{letter.function}` id={letter.id!r} message"
-            f" `{letter.typename}` ({len(letter.value)} bytes): {letter.error_type}: {letter.error}"
-        ),
-        extra={
-            "statefun_function": letter.function,
-            "statefun_id": letter.id,
-            "statefun_typename": letter.typename,
-            "statefun_error": one_line(f"{letter.error_type}: {letter.error}"),
-            # The whole letter, for a handler of your own; it holds the payload, so
-            # statefun.serve.JsonFormatter leaves it out.
-            "statefun_dead_letter": letter,
-        },
-    )
-
-
-def _fields(exc: InvocationFailed | InvalidResult | StateTypeMismatch) -> dict[str, object]:
-    """The structured ``extra`` of a failed request's record: where, and what went wrong."""
-    if isinstance(exc, StateTypeMismatch):
-        return {"statefun_state": exc.name, "statefun_error": one_line(str(exc))}
-    cause = exc.__cause__
-    error = (
-        one_line(f"{type(cause).__name__}: {cause}") if cause is not None else one_line(str(exc))
-    )
-    fields: dict[str, object] = {"statefun_function": exc.function, "statefun_id": exc.id}
-    if isinstance(exc, InvocationFailed):
-        fields["statefun_typename"] = exc.typename
-    fields["statefun_error"] = error
-    return fields
 
 
 def make_app(

@@ -90,6 +90,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         uds_mode=DEFAULT_UDS_MODE if args.uds_mode is None else args.uds_mode,
         workers=args.workers,
         loop=args.loop,
+        server=args.server,
     )
 
 
@@ -206,6 +207,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes answering on the one address: a parent binds it, forks N workers and"
         " replaces any that dies (default 1: this process serves); see the README on sizing",
+    )
+    serve.add_argument(
+        "--server",
+        choices=("aiohttp", "uvicorn"),
+        default="aiohttp",
+        help="the HTTP server: aiohttp, or uvicorn (faster with httptools; the `uvicorn` extra)",
     )
     serve.add_argument(
         "--loop",

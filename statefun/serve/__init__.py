@@ -42,7 +42,8 @@ With ``workers`` above 1, this process binds the address, forks that many
 workers that accept on it, and supervises them: a worker that dies is replaced,
 and SIGTERM, SIGINT and SIGHUP are passed on to every worker, each of which
 drains as above; the status is the worst of theirs. With ``loop="uvloop"``
-every event loop is uvloop's.
+every event loop is uvloop's; with ``server="uvicorn"``, uvicorn serves
+:mod:`statefun.asgi` instead of aiohttp, with the same probes and drain.
 """
 
 from __future__ import annotations
@@ -65,11 +66,13 @@ from ._options import (
     READY_PATH,
     Loop,
     ServeOptions,
+    Server,
     TlsOptions,
     check,
 )
 from ._sockets import Listener
 from ._tls import ssl_context
+from ._uvicorn_server import serve_uvicorn
 from ._workers import supervise
 
 __all__ = (
@@ -80,6 +83,7 @@ __all__ = (
     "READY_PATH",
     "JsonFormatter",
     "Loop",
+    "Server",
     "ServeOptions",
     "TlsOptions",
     "serve",
@@ -123,7 +127,8 @@ def _serve_one(
     """
     extras = Observability(options)
     try:
-        main = serve_until_signal(functions, options, context, listener, extras, announce)
+        serve_on = serve_uvicorn if options.server == "uvicorn" else serve_until_signal
+        main = serve_on(functions, options, context, listener, extras, announce)
         return _run(options.loop, main)
     finally:
         extras.close()

@@ -16,7 +16,8 @@ class JsonFormatter(logging.Formatter):
     and error of a failed request or a dead letter); for ``aiohttp.access`` lines
     the request's fields as aiohttp names them (``remote_address``,
     ``first_request_line``, ``response_status``, ``response_size``,
-    ``request_header``); and ``exception``, the traceback, when there is one.
+    ``request_header``), and the first three for ``uvicorn.access`` lines too;
+    and ``exception``, the traceback, when there is one.
 
     >>> handler = logging.StreamHandler()
     >>> handler.setFormatter(JsonFormatter())
@@ -46,6 +47,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.name == "aiohttp.access":
             entry.update((key, fields[key]) for key in self._ACCESS_FIELDS if key in fields)
+        elif record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            entry.update(_uvicorn_access(record.args))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -53,3 +56,15 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return msgspec.json.encode(entry, enc_hook=str).decode()
+
+
+def _uvicorn_access(args: tuple[object, ...]) -> dict[str, object]:
+    """uvicorn's access record (client, method, path, HTTP version, status) in aiohttp's names."""
+    if len(args) != 5:
+        return {}
+    client, method, path, version, status = args
+    return {
+        "remote_address": str(client).rsplit(":", 1)[0],
+        "first_request_line": f"{method} {path} HTTP/{version}",
+        "response_status": status,
+    }

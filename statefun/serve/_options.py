@@ -11,6 +11,7 @@ from .._handler import DEFAULT_INVOCATION_TIMEOUT
 from ..loader import CliError
 
 Loop = Literal["asyncio", "uvloop"]
+Server = Literal["aiohttp", "uvicorn"]
 
 DEFAULT_GRACE_PERIOD = 25.0
 """Seconds requests in flight get to finish at shutdown: inside Kubernetes' default
@@ -111,6 +112,9 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
         starts a new one when one dies (``1``: this process serves, no parent).
     loop
         ``"asyncio"``, or ``"uvloop"`` for its faster event loop (needs ``uvloop``).
+    server
+        The HTTP server: ``"aiohttp"``, or ``"uvicorn"`` (needs ``uvicorn``; with
+        ``httptools`` it parses HTTP in C), serving :mod:`statefun.asgi`.
     """
 
     host: str = "127.0.0.1"
@@ -130,6 +134,7 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
     uds_mode: int = DEFAULT_UDS_MODE
     workers: int = 1
     loop: Loop = "asyncio"
+    server: Server = "aiohttp"
 
 
 def check(options: ServeOptions) -> None:
@@ -157,5 +162,7 @@ def check(options: ServeOptions) -> None:
         raise CliError(f"--workers {options.workers}: at least 1")
     if options.loop not in ("asyncio", "uvloop"):
         raise CliError(f"--loop {options.loop!r}: asyncio or uvloop")
+    if options.server not in ("aiohttp", "uvicorn"):
+        raise CliError(f"--server {options.server!r}: aiohttp or uvicorn")
     if not 0 <= options.uds_mode <= 0o777:
         raise CliError(f"--uds-mode {options.uds_mode:o} is not a file mode (000 to 777)")

@@ -60,7 +60,7 @@ from statefun import (
 from statefun._generated.kafka_egress_pb2 import KafkaProducerRecord
 from statefun._generated.kinesis_egress_pb2 import KinesisEgressRecord
 from statefun._generated.request_reply_pb2 import FromFunction, ToFunction
-from statefun.aiohttp import log_dead_letter
+from statefun._http import log_dead_letter
 
 __all__ = (
     "ASYNC",

@@ -16,8 +16,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 HANG_GUARD = 60.0
+
+
+both_servers = pytest.mark.both_servers
+"""Run each test that uses the ``serve`` fixture on each ``--server`` (tests/serve/conftest.py)."""
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:

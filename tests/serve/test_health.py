@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve.process import HANG_GUARD, Served, run_serve
+from tests.serve.process import HANG_GUARD, Served, both_servers, run_serve
 from tests.serve.test_shutdown import GATED, in_flight, released
 
 Serve = Callable[..., Served]
 GREETER = "examples.greeter.functions:functions"
+
+pytestmark = both_servers
 
 
 def get(port: int, path: str, method: str = "GET") -> tuple[int, bytes]:

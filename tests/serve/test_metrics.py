@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examples.greeter.functions import GREET, GreetRequest
 from statefun import Address
-from tests.serve.process import HANG_GUARD, ROOT, Served, run_serve
+from tests.serve.process import HANG_GUARD, ROOT, Served, both_servers, run_serve
 from tests.serve.test_shutdown import in_flight, post
 from tests.wire.builders import call, request, typed
 
@@ -23,6 +23,8 @@ Serve = Callable[..., Served]
 GREETER = "examples.greeter.functions:functions"
 GATED = "tests.serve.gated:functions"
 FN = {"function": "example/greeter"}
+
+pytestmark = both_servers
 
 
 def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

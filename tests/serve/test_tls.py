@@ -25,13 +25,15 @@ from statefun._generated.request_reply_pb2 import FromFunction
 from statefun.cli import main
 from statefun.loader import CliError
 from statefun.serve import TlsOptions, ssl_context
-from tests.serve.process import HANG_GUARD, Served, run_serve
+from tests.serve.process import HANG_GUARD, Served, both_servers, run_serve
 from tests.wire.builders import call, request, typed
 
 Serve = Callable[..., Served]
 GREETER = "examples.greeter.functions:functions"
 ANA = request(Address("example/person", "Ana"), call(typed(GREET, GreetRequest("Ana"))))
 PASSWORD = b"correct horse"
+
+pytestmark = both_servers
 
 
 class Pki:

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from statefun import INT, Address
-from tests.serve.process import Served
+from tests.serve.process import Served, both_servers
 from tests.serve.test_shutdown import post
 from tests.wire.builders import call, request, typed
 
 Serve = Callable[..., Served]
+
+pytestmark = both_servers
 
 
 def spans_printed(output: list[str]) -> list[dict[str, Any]]:

@@ -18,11 +18,13 @@ from examples.greeter.functions import GREET, GreetRequest
 from examples.greeter.functions import functions as greeter
 from statefun import Address, KafkaRecord
 from statefun.local import HttpTransport, LocalRuntime
-from tests.serve.process import Served, run_serve
+from tests.serve.process import Served, both_servers, run_serve
 
 Serve = Callable[..., Served]
 GREETER = "examples.greeter.functions:functions"
 ANA = Address("example/person", "Ana")
+
+pytestmark = both_servers
 
 
 def greet_ana_twice(runtime: LocalRuntime) -> list[KafkaRecord]:
