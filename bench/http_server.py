@@ -11,11 +11,14 @@ the server's own command, so the PID the runner started is the server's:
 
   ours          ``statefun serve app_ours:functions --port PORT``: the CLI with its
                 defaults, as users run it (aiohttp, no access log)
-  ours-metrics  the same with ``--metrics``
-  ours-tracing  the same with ``--tracing``, OTEL_TRACES_EXPORTER=none: spans are
+  ours-uvloop   the same with ``--loop uvloop``
+  ours-uvicorn  the same with ``--server uvicorn --loop uvloop`` (httptools parses)
+  ours-workers2, ours-uvicorn-workers2   ``ours`` and ``ours-uvicorn`` with ``--workers 2``
+  ours-metrics  ``ours`` with ``--metrics``
+  ours-tracing  ``ours`` with ``--tracing``, OTEL_TRACES_EXPORTER=none: spans are
                 made, recorded and ended, then not exported
-  ours-uvicorn  ``python -m uvicorn app_ours:app --http httptools --loop uvloop
-                --no-access-log``: statefun.asgi.make_asgi_app under uvicorn
+  asgi-uvicorn  ``python -m uvicorn app_ours:app --http httptools --loop uvloop
+                --no-access-log``: statefun.asgi.make_asgi_app under uvicorn's own CLI
   ours-granian  ``python -m granian --interface asgi app_ours:app``: the same app under
                 granian, its defaults (one worker process, no access log)
   ours-aiohttp  ``statefun.aiohttp.make_app`` in a bare AppRunner, access log off
@@ -24,7 +27,7 @@ the server's own command, so the PID the runner started is the server's:
   ceiling       the HTTP ceiling: reads the body and answers the precomputed reply
                 for it (our SDK's answer, computed once at start-up), no SDK work
   ceiling-uvicorn  the same ceiling as an ASGI app (app_ceiling.py) under uvicorn, with
-                ours-uvicorn's options: what uvicorn alone costs a request
+                asgi-uvicorn's options: what uvicorn alone costs a request
   java          ``java -jar java/target/statefun-bench-java.jar PORT``: the official Java
                 SDK 3.3.0 on Undertow (bench/java/; bench/java_build.py builds it)
 
@@ -52,13 +55,17 @@ AIOHTTP_KINDS = ("ours-aiohttp", "official", "ceiling")
 # `statefun serve` as users run it: its defaults, and each option worth a row.
 SERVE_OPTIONS: dict[str, list[str]] = {
     "ours": [],
+    "ours-uvloop": ["--loop", "uvloop"],
+    "ours-uvicorn": ["--server", "uvicorn", "--loop", "uvloop"],
+    "ours-workers2": ["--workers", "2"],
+    "ours-uvicorn-workers2": ["--server", "uvicorn", "--loop", "uvloop", "--workers", "2"],
     "ours-metrics": ["--metrics"],
     "ours-tracing": ["--tracing"],
 }
 # Spans are made, recorded and ended, and then not exported: what tracing costs the
 # request path (an exporter works in the SDK's own thread, at its own cost).
 SERVE_ENV: dict[str, dict[str, str]] = {"ours-tracing": {"OTEL_TRACES_EXPORTER": "none"}}
-EXEC_KINDS = (*SERVE_OPTIONS, "ours-uvicorn", "ours-granian", "ceiling-uvicorn", "java")
+EXEC_KINDS = (*SERVE_OPTIONS, "asgi-uvicorn", "ours-granian", "ceiling-uvicorn", "java")
 
 
 def command(kind: str, port: int) -> list[str]:
@@ -67,8 +74,8 @@ def command(kind: str, port: int) -> list[str]:
     if kind in SERVE_OPTIONS:
         statefun = str(Path(py).parent / "statefun")
         return [statefun, "serve", "app_ours:functions", "--port", str(port), *SERVE_OPTIONS[kind]]
-    if kind in ("ours-uvicorn", "ceiling-uvicorn"):
-        module = "app_ours" if kind == "ours-uvicorn" else "app_ceiling"
+    if kind in ("asgi-uvicorn", "ceiling-uvicorn"):
+        module = "app_ours" if kind == "asgi-uvicorn" else "app_ceiling"
         return [
             *(py, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(port)),
             *("--http", "httptools", "--loop", "uvloop", "--no-access-log"),

@@ -26,7 +26,12 @@ Servers:
   ours          ``statefun serve app_ours:functions``: the CLI, its defaults (aiohttp)
   ours-metrics  the same with --metrics (not in the default set: --contestants)
   ours-tracing  the same with --tracing, spans recorded and not exported (likewise)
-  ours-uvicorn  statefun.asgi.make_asgi_app under uvicorn (httptools, uvloop)
+  ours-uvloop   ``statefun serve --loop uvloop``
+  ours-uvicorn  ``statefun serve --server uvicorn --loop uvloop`` (httptools parses)
+  ours-workers2, ours-uvicorn-workers2   the two with --workers 2 (not in the default set:
+                on one pinned core two workers only take turns; run them with --no-pin)
+  asgi-uvicorn  statefun.asgi.make_asgi_app under uvicorn's own CLI (httptools, uvloop;
+                not in the default set)
   ours-granian  the same ASGI app under granian
   ours-aiohttp  statefun.aiohttp.make_app in a bare AppRunner, access log off
   official      apache-flink-statefun 3.3.0's handle_async in aiohttp,
@@ -103,7 +108,16 @@ response = function(status, headers, body)
 end
 """
 
-PYTHON_LABELS = ("ours", "ours-uvicorn", "ours-granian", "ours-aiohttp", "official", "official-upb")
+PYTHON_LABELS = (
+    "ours",
+    "ours-uvloop",
+    "ours-uvicorn",
+    "asgi-uvicorn",
+    "ours-granian",
+    "ours-aiohttp",
+    "official",
+    "official-upb",
+)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -214,8 +228,26 @@ def servers(labels: list[str]) -> list[Server]:
             "ours-tracing",
             "`statefun serve --tracing`, spans not exported",
         ),
+        "ours-uvloop": Server(
+            "ours-uvloop", ours_py, "ours-uvloop", "`statefun serve --loop uvloop`"
+        ),
         "ours-uvicorn": Server(
-            "ours-uvicorn", ours_py, "ours-uvicorn", "`make_asgi_app` under uvicorn"
+            "ours-uvicorn",
+            ours_py,
+            "ours-uvicorn",
+            "`statefun serve --server uvicorn --loop uvloop`",
+        ),
+        "ours-workers2": Server(
+            "ours-workers2", ours_py, "ours-workers2", "`statefun serve --workers 2`"
+        ),
+        "ours-uvicorn-workers2": Server(
+            "ours-uvicorn-workers2",
+            ours_py,
+            "ours-uvicorn-workers2",
+            "`statefun serve --server uvicorn --loop uvloop --workers 2`",
+        ),
+        "asgi-uvicorn": Server(
+            "asgi-uvicorn", ours_py, "asgi-uvicorn", "`make_asgi_app` under uvicorn's own CLI"
         ),
         "ours-granian": Server(
             "ours-granian", ours_py, "ours-granian", "`make_asgi_app` under granian"
@@ -264,6 +296,8 @@ def server_info(s: Server) -> dict[str, str]:
         return {"runtime": java_build.java_version(), "protobuf": "shaded in the SDK jar"}
     server_module = {
         "ours-uvicorn": "uvicorn",
+        "ours-uvicorn-workers2": "uvicorn",
+        "asgi-uvicorn": "uvicorn",
         "ceiling-uvicorn": "uvicorn",
         "ours-granian": "granian",
     }.get(s.kind, "aiohttp")
@@ -580,6 +614,7 @@ def main() -> None:
     labels: list[str] = args.contestants or [
         "java",
         "ours",
+        "ours-uvloop",
         "ours-uvicorn",
         "ours-granian",
         "ours-aiohttp",
