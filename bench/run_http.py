@@ -556,9 +556,9 @@ def report(
         add("")
     add(
         f"Order of servers per point: round 1 {', '.join(s.label for s in ss)}; later rounds "
-        "alternate reversed and forward. `ours` is `statefun serve` exactly as the CLI starts it, "
-        "its INFO access log included (one line per request on stderr, here into a file); "
-        "`ours-aiohttp` is the same application without the access log."
+        "alternate reversed and forward. `ours` is `statefun serve` exactly as the CLI starts it "
+        "(no access log, its default); `ours-aiohttp` is `statefun.aiohttp.make_app` alone, "
+        "without what `statefun serve` adds (the drain's in-flight tracking and the probes)."
     )
     add("")
     return "\n".join(rows)

@@ -42,20 +42,27 @@ class InFlight:
     def __init__(self) -> None:
         self.requests: dict[asyncio.Task[object], web.BaseRequest] = {}
 
-    async def track(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        """The middleware's body: ``handler(request)``, with the request counted until answered.
+    def tracked(
+        self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """``handler``, with each request counted until its answer is sent.
 
         aiohttp runs each request in a task of its own, which goes on to write
-        the answer after the handlers return: counted until that task ends, a
-        request is in flight until its answer is sent.
+        the answer after the handler returns: counted until that task ends, a
+        request is in flight until its answer is sent. A wrapped route handler,
+        not an aiohttp middleware, whose chain aiohttp builds anew per request.
         """
-        task: asyncio.Task[object] | None = asyncio.current_task()
-        if task is not None and task not in self.requests:
-            self.requests[task] = request
-            task.add_done_callback(self._forget)
-        return await handler(request)
+        requests = self.requests
+        forget = self._forget
+
+        async def track(request: web.Request) -> web.StreamResponse:
+            task: asyncio.Task[object] | None = asyncio.current_task()
+            if task is not None and task not in requests:
+                requests[task] = request
+                task.add_done_callback(forget)
+            return await handler(request)
+
+        return track
 
     def _forget(self, task: asyncio.Task[object]) -> None:
         del self.requests[task]
@@ -112,27 +119,20 @@ async def _start(
     from aiohttp import web
     from aiohttp.log import access_logger
 
-    from ..aiohttp import make_app
+    from ..aiohttp import make_handler
 
     limit = options.invocation_timeout
-    app = make_app(
+    app = web.Application(client_max_size=options.max_body_size)
+    functions_handler = make_handler(
         functions,
-        path=options.path,
-        max_body_size=options.max_body_size,
         invocation_timeout=None if limit is None else timedelta(seconds=limit),
         middleware=extras.middleware,
     )
-    _add_routes(app, options, shutdown)
+    tracked = in_flight.tracked(functions_handler)
+    app.router.add_post(options.path, tracked)
+    _add_routes(app, options, shutdown, tracked)
     if extras.metrics is not None and options.metrics_port is None:
         app.router.add_get("/metrics", scrape(extras.metrics))
-
-    @web.middleware
-    async def track(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        return await in_flight.track(request, handler)
-
-    app.middlewares.append(track)
     runner = web.AppRunner(
         app,
         keepalive_timeout=options.keepalive_timeout,
@@ -150,8 +150,13 @@ async def _start(
     return runner, site
 
 
-def _add_routes(app: web.Application, options: ServeOptions, shutdown: Shutdown) -> None:
-    """Every route ``statefun serve`` adds to :func:`statefun.aiohttp.make_app`'s one."""
+def _add_routes(
+    app: web.Application,
+    options: ServeOptions,
+    shutdown: Shutdown,
+    functions: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> None:
+    """The probes, and the path OkHttp asks for over a Unix socket, beside the functions'."""
     from aiohttp import web
 
     async def healthz(request: web.Request) -> web.Response:
@@ -166,13 +171,6 @@ def _add_routes(app: web.Application, options: ServeOptions, shutdown: Shutdown)
     app.router.add_get(READY_PATH, readyz)
     if options.uds is not None:
         # OkHttp asks for `/%2Fstatefun` over a Unix socket: see statefun._unix.
-        functions = next(
-            route.handler
-            for route in app.router.routes()
-            if route.method == "POST"
-            and route.resource is not None
-            and route.resource.canonical == options.path
-        )
         app.router.add_post(_routed(okhttp_path(options.path)), functions)
 
 

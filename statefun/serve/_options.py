@@ -139,6 +139,10 @@ class ServeOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 def check(options: ServeOptions) -> None:
     """Raise a CliError for options that do not go together."""
+    if not options.path.startswith("/"):
+        raise CliError(f"--path {options.path!r} must start with '/'")
+    if options.max_body_size < 1:
+        raise CliError(f"--max-body-size {options.max_body_size}: at least 1 byte")
     for taken, probe in ((HEALTH_PATH, "liveness"), (READY_PATH, "readiness")):
         if options.path == taken:
             raise CliError(

@@ -15,6 +15,7 @@ from statefun.serve import (
     DEFAULT_UDS_MODE,
     ServeOptions,
 )
+from tests.serve.process import run_serve
 
 
 def test_the_defaults() -> None:
@@ -59,3 +60,16 @@ def test_the_command_line_does_not_import_aiohttp() -> None:
     code = "import sys, statefun.cli, statefun.serve; print('aiohttp' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--path", "statefun"], "--path 'statefun' must start with '/'"),
+        (["--max-body-size", "0"], "--max-body-size 0: at least 1 byte"),
+        (["--server", "uvicorn", "--path", "x"], "--path 'x' must start with '/'"),
+    ],
+)
+def test_options_the_server_cannot_use_are_one_line(args: list[str], error: str) -> None:
+    done = run_serve("examples.greeter.functions:functions", *args)
+    assert (done.returncode, done.stderr) == (2, f"statefun: error: {error}\n")
