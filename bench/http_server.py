@@ -14,6 +14,8 @@ the server's own command, so the PID the runner started is the server's:
   ours-uvloop   the same with ``--loop uvloop``
   ours-uvicorn  the same with ``--server uvicorn --loop uvloop`` (httptools parses)
   ours-workers2, ours-uvicorn-workers2   ``ours`` and ``ours-uvicorn`` with ``--workers 2``
+  ours-access-log  ``ours`` with ``--access-log``: a line per request (into the runner's
+                log file), which ``statefun serve`` wrote by default before
   ours-metrics  ``ours`` with ``--metrics``
   ours-tracing  ``ours`` with ``--tracing``, OTEL_TRACES_EXPORTER=none: spans are
                 made, recorded and ended, then not exported
@@ -61,6 +63,8 @@ SERVE_OPTIONS: dict[str, list[str]] = {
     "ours-uvicorn-workers2": ["--server", "uvicorn", "--loop", "uvloop", "--workers", "2"],
     "ours-metrics": ["--metrics"],
     "ours-tracing": ["--tracing"],
+    # statefun serve as it was before the access log went off by default.
+    "ours-access-log": ["--access-log"],
 }
 # Spans are made, recorded and ended, and then not exported: what tracing costs the
 # request path (an exporter works in the SDK's own thread, at its own cost).

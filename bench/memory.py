@@ -178,7 +178,7 @@ def main() -> None:
     add(f"## Resident size over {samples[-1][0]:,} W1 requests")
     add("")
     add(
-        f"`statefun serve app_ours:functions` with the CLI's defaults (its access log into a file), "
+        f"`statefun serve app_ours:functions` with the CLI's defaults (no access log), "
         f"wrk `-t1 -c{args.connections}` in {len(samples) - 1} chunks of ~{chunk:,} requests "
         f"(each stopped by its Lua script at its count; {rss_seconds:.0f} s), VmRSS from "
         f"`/proc/PID/status` after each chunk; VmHWM (the peak) {hwm / 1024:.1f} MiB at the end."

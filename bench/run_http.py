@@ -24,6 +24,7 @@ Servers:
 
   java          the official Java SDK 3.3.0 on Undertow (bench/java/, built on first use)
   ours          ``statefun serve app_ours:functions``: the CLI, its defaults (aiohttp)
+  ours-access-log  the same with --access-log, a line per request (not in the default set)
   ours-metrics  the same with --metrics (not in the default set: --contestants)
   ours-tracing  the same with --tracing, spans recorded and not exported (likewise)
   ours-uvloop   ``statefun serve --loop uvloop``
@@ -221,6 +222,9 @@ def servers(labels: list[str]) -> list[Server]:
         "ours": Server("ours", ours_py, "ours", "`statefun serve` (aiohttp), its defaults"),
         "ours-metrics": Server(
             "ours-metrics", ours_py, "ours-metrics", "`statefun serve --metrics`"
+        ),
+        "ours-access-log": Server(
+            "ours-access-log", ours_py, "ours-access-log", "`statefun serve --access-log`"
         ),
         "ours-tracing": Server(
             "ours-tracing",
