@@ -47,7 +47,9 @@ def pid(state: State, msg: Message[str]) -> Result:
     me = f"{os.getpid()} {type(asyncio.get_running_loop()).__module__}"
     if msg.value:
         folder = Path(msg.value)
-        (folder / "started").write_text(me)
+        # Written whole, then renamed: the test polls for `started` and reads it at once.
+        (folder / "started.tmp").write_text(me)
+        (folder / "started.tmp").rename(folder / "started")
         waited = 0.0
         while not (folder / "release").exists():
             if waited > _GIVE_UP_SECONDS:
