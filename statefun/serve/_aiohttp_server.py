@@ -26,6 +26,46 @@ if TYPE_CHECKING:
 logger = logging.getLogger("statefun")
 
 
+# The drain's log lines, one wording for every server.
+
+
+def log_ignored(signal_name: str, in_flight: int, grace_period: float) -> None:
+    logger.warning(
+        "%s ignored: already shutting down, %d request(s) in flight get the rest"
+        " of the %g s grace period (SIGKILL stops at once)",
+        signal_name,
+        in_flight,
+        grace_period,
+    )
+
+
+def log_drain_delay(signal_name: str, delay: float) -> None:
+    logger.info(
+        "%s: %s answers 503; serving on for %g s before refusing new connections",
+        signal_name,
+        READY_PATH,
+        delay,
+    )
+
+
+def log_refusing(signal_name: str, in_flight: int, grace_period: float) -> None:
+    logger.info(
+        "%s: refusing new connections; %d request(s) in flight get up to %g s",
+        signal_name,
+        in_flight,
+        grace_period,
+    )
+
+
+def log_cancelled(cancelled: int, grace_period: float) -> None:
+    logger.warning(
+        "cancelled %d request(s) still running after the %g s grace period;"
+        " the runtime retries them",
+        cancelled,
+        grace_period,
+    )
+
+
 def announce_serving(functions: Functions, options: ServeOptions, listener: Listener) -> None:
     """Print the ``serving`` line (and the metrics' line): where the runtime can reach us."""
     mutual = " (mutual TLS)" if options.tls is not None and options.tls.client_ca else ""
@@ -97,13 +137,7 @@ class Shutdown:
             self.signal_name = signal_name
             self.requested.set()
             return
-        logger.warning(
-            "%s ignored: already shutting down, %d request(s) in flight get the rest"
-            " of the %g s grace period (SIGKILL stops at once)",
-            signal_name,
-            len(self._in_flight.requests),
-            self._grace_period,
-        )
+        log_ignored(signal_name, len(self._in_flight.requests), self._grace_period)
 
 
 async def _start(
@@ -214,33 +248,18 @@ async def serve_until_signal(
             announce_serving(functions, options, listener)
         await shutdown.requested.wait()
         if options.drain_delay > 0:
-            logger.info(
-                "%s: %s answers 503; serving on for %g s before refusing new connections",
-                shutdown.signal_name,
-                READY_PATH,
-                options.drain_delay,
-            )
+            log_drain_delay(shutdown.signal_name, options.drain_delay)
             await asyncio.sleep(options.drain_delay)
         await site.stop()
         # Requests that have just arrived get to reach the handler, so they are
         # counted as in flight rather than dropped with their idle connection.
         await asyncio.sleep(0)
         _close_connections(runner, in_flight)
-        logger.info(
-            "%s: refusing new connections; %d request(s) in flight get up to %g s",
-            shutdown.signal_name,
-            len(in_flight.requests),
-            options.grace_period,
-        )
+        log_refusing(shutdown.signal_name, len(in_flight.requests), options.grace_period)
         await in_flight.wait(options.grace_period)
         cancelled = in_flight.cancel()
         if cancelled:
-            logger.warning(
-                "cancelled %d request(s) still running after the %g s grace period;"
-                " the runtime retries them",
-                cancelled,
-                options.grace_period,
-            )
+            log_cancelled(cancelled, options.grace_period)
         return 1 if cancelled else 0
     finally:
         await runner.cleanup()

@@ -25,7 +25,13 @@ from .._registry import Functions
 from .._unix import okhttp_path
 from ..asgi import Receive, Scope, Send, make_asgi_app
 from ..loader import CliError
-from ._aiohttp_server import announce_serving
+from ._aiohttp_server import (
+    announce_serving,
+    log_cancelled,
+    log_drain_delay,
+    log_ignored,
+    log_refusing,
+)
 from ._observability import Observability, start_metrics
 from ._options import HEALTH_PATH, READY_PATH, UNWIND_SECONDS, ServeOptions
 from ._sockets import Listener
@@ -188,12 +194,7 @@ async def serve_uvicorn(
         # so that each is answered and counted.
         await asyncio.wait(set(drain.tasks), timeout=UNWIND_SECONDS)
     if drain.cancelled:
-        logger.warning(
-            "cancelled %d request(s) still running after the %g s grace period;"
-            " the runtime retries them",
-            drain.cancelled,
-            options.grace_period,
-        )
+        log_cancelled(drain.cancelled, options.grace_period)
         return 1
     return 0
 
@@ -243,22 +244,11 @@ def _server_class() -> Callable[[uvicorn.Config, _Serving], uvicorn.Server]:
         def _on_signal(self, name: str) -> None:
             options = self._options
             if self._drain.signal_name:
-                logger.warning(
-                    "%s ignored: already shutting down, %d request(s) in flight get the rest"
-                    " of the %g s grace period (SIGKILL stops at once)",
-                    name,
-                    self._drain.in_flight,
-                    options.grace_period,
-                )
+                log_ignored(name, self._drain.in_flight, options.grace_period)
                 return
             self._drain.signal_name = name
             if options.drain_delay > 0:
-                logger.info(
-                    "%s: %s answers 503; serving on for %g s before refusing new connections",
-                    name,
-                    READY_PATH,
-                    options.drain_delay,
-                )
+                log_drain_delay(name, options.drain_delay)
                 asyncio.get_running_loop().call_later(options.drain_delay, self._exit)
             else:
                 self._exit()
@@ -271,12 +261,7 @@ def _server_class() -> Callable[[uvicorn.Config, _Serving], uvicorn.Server]:
             # a connection is refused. uvicorn closes them again, which does nothing.
             for listening in self.servers:
                 listening.close()
-            logger.info(
-                "%s: refusing new connections; %d request(s) in flight get up to %g s",
-                self._drain.signal_name,
-                self._drain.in_flight,
-                self._options.grace_period,
-            )
+            log_refusing(self._drain.signal_name, self._drain.in_flight, self._options.grace_period)
             await super().shutdown(sockets=sockets)
 
     return Server
